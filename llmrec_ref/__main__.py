@@ -1,0 +1,100 @@
+"""Command line of the course: ``python -m llmrec_ref COMMAND``.
+
+    demo                          the main job on the synthetic shop (no network needed)
+    data fetch ml-100k            fetch and verify MovieLens-100k into the cache
+    bench TOPIC [options]         print a benchmark table (data, models, encoders, embeddings)
+    exercises build OUT_DIR       write the student versions of the exercise notebooks
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from llmrec_ref.demo import run_demo
+
+    run_demo(dataset=args.dataset, seed=args.seed)
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from llmrec_ref.datasets import fetch_movielens_100k, load_movielens_100k
+
+    folder = fetch_movielens_100k(args.data_dir)
+    ml = load_movielens_100k(args.data_dir, download=False)
+    print(f"{ml} verified in {folder}")
+    for path in sorted(folder.iterdir()):
+        if not path.name.startswith("."):
+            print(f"  {path}")
+    return 0
+
+
+def _bench(args: argparse.Namespace, extra: list[str]) -> int:
+    from llmrec_ref.bench import markdown_table
+
+    module = importlib.import_module(f"llmrec_ref.bench.{args.topic}")
+    options = {}
+    parser = getattr(module, "add_arguments", None)
+    if parser is not None:
+        sub = argparse.ArgumentParser(prog=f"python -m llmrec_ref bench {args.topic}")
+        parser(sub)
+        options = vars(sub.parse_args(extra))
+    elif extra:
+        raise SystemExit(f"bench {args.topic} takes no options, got {' '.join(extra)}")
+    rows = module.run(**options)
+    print(markdown_table(rows))
+    return 0
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from llmrec_ref.exercises import build_student_versions
+
+    for path in build_student_versions(args.out_dir, args.source):
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmrec_ref", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the main job on the synthetic shop")
+    demo.add_argument("--dataset", choices=("shop", "ml-100k"), default="shop")
+    demo.add_argument("--seed", type=int, default=0)
+
+    data = commands.add_parser("data", help="fetch data sets")
+    data_cmd = data.add_subparsers(dest="action", required=True)
+    fetch = data_cmd.add_parser("fetch", help="fetch and verify a data set into the cache")
+    fetch.add_argument("name", choices=("ml-100k",))
+    fetch.add_argument("--data-dir", default=None, help="cache folder (default $LLMREC_DATA or ~/.cache/llmrec_ref)")
+
+    bench = commands.add_parser("bench", help="print a benchmark table", add_help=False)
+    bench.add_argument("topic", choices=BENCH_TOPICS)
+
+    ex = commands.add_parser("exercises", help="instructor tools for the exercise notebooks")
+    ex_cmd = ex.add_subparsers(dest="action", required=True)
+    build = ex_cmd.add_parser("build", help="write student versions (solutions removed, outputs cleared)")
+    build.add_argument("out_dir")
+    build.add_argument("--source", default=None, help="folder of solution notebooks (default: the repo's exercises/)")
+
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        return _bench(args, extra)
+    if extra:
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    handlers = {"demo": _demo, "data": _data, "exercises": _exercises}
+    try:
+        return handlers[args.command](args)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Benchmarks behind ``python -m llmrec_ref bench TOPIC``: each topic prints a markdown table.
+
+Every topic module (``data``, ``models``, ``encoders``, ``embeddings``, ...) exposes
+``run(**options) -> list[dict]``; the rows become the printed table. Speed and quality
+targets of the course are measured here, never by timed tests.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+__all__ = ["markdown_table", "peak_memory_mb", "timed"]
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (``ru_maxrss``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+@contextmanager
+def timed() -> Iterator[dict]:
+    """``with timed() as t: ...`` then ``t["seconds"]`` holds the wall-clock time."""
+    out: dict = {}
+    start = time.perf_counter()
+    try:
+        yield out
+    finally:
+        out["seconds"] = time.perf_counter() - start
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    """Render ``rows`` (dicts) as a markdown table; columns default to the first row's keys."""
+    if not rows:
+        return "(no rows)"
+    if columns is None:
+        columns = list(rows[0].keys())
+        for row in rows[1:]:
+            columns += [c for c in row if c not in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
+    return "\n".join(lines)

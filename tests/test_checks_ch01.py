@@ -1,0 +1,94 @@
+"""The chapter 01 exercise checks accept right answers and explain typical wrong ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from llmrec_ref.checks import ExerciseFailed, ch01
+
+
+def to_implicit(df, threshold):
+    return df[df["rating"] >= threshold].reset_index(drop=True)
+
+
+def to_implicit_strict(df, threshold):
+    return df[df["rating"] > threshold].reset_index(drop=True)
+
+
+def k_core(df, k):
+    while True:
+        users = df["user_id"].map(df["user_id"].value_counts())
+        items = df["item_id"].map(df["item_id"].value_counts())
+        keep = (users >= k) & (items >= k)
+        if keep.all():
+            return df.reset_index(drop=True)
+        df = df[keep]
+
+
+def k_core_one_pass(df, k):
+    users = df["user_id"].map(df["user_id"].value_counts())
+    items = df["item_id"].map(df["item_id"].value_counts())
+    return df[(users >= k) & (items >= k)].reset_index(drop=True)
+
+
+def leave_one_out(df):
+    df = df.sort_values(["user_id", "timestamp"], kind="stable")
+    rank = df.groupby("user_id").cumcount(ascending=False)
+    return df[rank >= 2], df[rank == 1], df[rank == 0]
+
+
+def leave_one_out_unsorted(df):
+    rank = df.groupby("user_id").cumcount(ascending=False)
+    return df[rank >= 2], df[rank == 1], df[rank == 0]
+
+
+def sample_negatives(positives, n_items, n, seed):
+    allowed = np.array(sorted(set(range(1, n_items + 1)) - set(positives)))
+    return np.random.default_rng(seed).choice(allowed, size=n)
+
+
+def sample_negatives_with_padding(positives, n_items, n, seed):
+    allowed = np.array(sorted(set(range(0, n_items + 1)) - set(positives)))
+    return np.random.default_rng(seed).choice(allowed, size=n)
+
+
+RIGHT = {
+    ch01.ex1: {"to_implicit": to_implicit},
+    ch01.ex2: {"k_core": k_core},
+    ch01.ex3: {"leave_one_out": leave_one_out},
+    ch01.ex4: {"sample_negatives": sample_negatives},
+}
+WRONG = [
+    (ch01.ex1, {"to_implicit": to_implicit_strict}, "use >=, not >"),
+    (ch01.ex2, {"k_core": k_core_one_pass}, "one pass is not enough"),
+    (ch01.ex3, {"leave_one_out": leave_one_out_unsorted}, "sort by timestamp first"),
+    (ch01.ex4, {"sample_negatives": sample_negatives_with_padding}, "padding id"),
+]
+
+
+@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
+def test_right_answer_passes(check, capsys):
+    check(RIGHT[check])
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check", list(RIGHT), ids=lambda c: c.__name__)
+def test_missing_answer_fails_with_a_hint(check):
+    with pytest.raises(ExerciseFailed, match="is not defined yet"):
+        check({})
+
+
+@pytest.mark.parametrize("check,ns,hint", WRONG, ids=lambda x: getattr(x, "__name__", ""))
+def test_typical_wrong_answer_fails_with_its_hint(check, ns, hint):
+    with pytest.raises(ExerciseFailed, match=hint):
+        check(ns)
+
+
+def test_an_answer_that_raises_is_reported_not_crashed():
+    def broken(df, threshold):
+        raise KeyError("rating")
+
+    with pytest.raises(ExerciseFailed, match="raised KeyError"):
+        ch01.ex1({"to_implicit": broken})
