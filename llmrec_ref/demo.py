@@ -16,7 +16,21 @@ from llmrec_ref import seed_everything
 from llmrec_ref.preprocess import preprocess
 from llmrec_ref.split import check_no_leakage, leave_one_out
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "worked_example"]
+
+WORKED_EXAMPLE = (("Apple", "purchase"), ("Huawei", "browse"), ("Xiaomi", "favorite"))
+
+
+def worked_example(interactions: pd.DataFrame, items: pd.DataFrame, user: int) -> pd.DataFrame:
+    """The session of ``user`` that starts with the worked example (purchase Apple phone, browse
+    Huawei phone, favourite Xiaomi phone), joined with the items; empty if there is none."""
+    events = interactions[interactions["user_id"] == user].merge(items, on="item_id", how="left")
+    for session, rows in events.groupby("session_id", sort=False):
+        head = rows.head(len(WORKED_EXAMPLE))
+        pattern = tuple(zip(head["brand"], head["behavior"]))
+        if pattern == WORKED_EXAMPLE and (head["category"] == "phone").all():
+            return rows.reset_index(drop=True)
+    return events.iloc[:0]
 
 
 def _print_summary(name: str, interactions: pd.DataFrame, n_items: int, seconds: float) -> None:
@@ -72,14 +86,12 @@ def run_demo(dataset: str = "shop", seed: int = 0) -> None:
     _print_summary(name, prepared, n_items, time.perf_counter() - start)
     _print_split(leave_one_out(prepared))
 
-    history = prepared[prepared["user_id"] == user].merge(items, on="item_id", how="left")
     if dataset == "shop":
-        phones = history[history["category"] == "phone"].head(3)
-        first = phones.index[0]
-        shown = history.loc[first:first + 7]
+        shown = worked_example(prepared, items, user)
         columns = ["timestamp", "hour", "device", "behavior", "title", "price"]
         shown = shown.assign(timestamp=pd.to_datetime(shown["timestamp"], unit="s"))
         _print_history(f"example user {user}: the session with the worked example", shown, columns)
     else:
+        history = prepared[prepared["user_id"] == user].merge(items, on="item_id", how="left")
         shown = history.head(8).assign(timestamp=lambda d: pd.to_datetime(d["timestamp"], unit="s"))
         _print_history(f"user {user}: first ratings", shown, ["timestamp", "rating", "title"])
