@@ -1,0 +1,192 @@
+"""Evaluate any recommender on a split: full ranking, sampled ranking, paired bootstrap.
+
+Derived in notebooks/06_evaluation. Every model has ``fit(train, valid=None)`` and
+``score(users, history) -> (len(users), n_items + 1)`` (column 0 = padding), so the code
+here never special-cases a model. The protocol of the course (see DESIGN.md):
+
+- stage ``"test"``: the model may condition on ``history = train + valid``; truth = test.
+- stage ``"valid"``: ``history = train``; truth = valid (for choosing hyperparameters; the
+  test part is never read).
+- full ranking ranks every item except padding and, with ``exclude_seen``, the items the
+  user has in ``history``. Sampled ranking ranks the held-out items against ``n_negatives``
+  sampled items the user never interacted with; it inflates numbers and is taught only to
+  show that.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from llmrec_ref import metrics
+
+__all__ = ["interaction_matrix", "infer_n_items", "rank_heldout", "full_ranking",
+           "sampled_ranking", "paired_bootstrap"]
+
+
+def interaction_matrix(frame: pd.DataFrame, users: torch.Tensor, n_items: int) -> torch.Tensor:
+    """Boolean ``(len(users), n_items + 1)`` matrix: ``X[r, i] = 1`` if ``users[r]`` interacted
+    with item ``i`` in ``frame`` (repeats collapse to 1; column 0 is padding and stays 0).
+    Users absent from ``frame`` get an empty row."""
+    users = torch.as_tensor(np.asarray(users), dtype=torch.long)
+    out = torch.zeros(len(users), n_items + 1, dtype=torch.bool)
+    if len(frame) == 0 or len(users) == 0:
+        return out
+    items = frame["item_id"].to_numpy()
+    if items.min() < 1 or items.max() > n_items:
+        raise ValueError(f"item ids must lie in 1..n_items={n_items}, got {items.min()}..{items.max()}; "
+                         "pass n_items= large enough (ids are contiguous, 0 is padding)")
+    row_of = pd.Series(np.arange(len(users)), index=users.numpy())
+    rows = frame["user_id"].map(row_of)
+    keep = rows.notna().to_numpy()
+    out[torch.tensor(rows[keep].to_numpy(dtype=np.int64)), torch.tensor(items[keep], dtype=torch.long)] = True
+    return out
+
+
+def infer_n_items(model: object, *frames: pd.DataFrame, n_items: int | None = None) -> int:
+    """``n_items`` if given, else ``model.n_items`` if set, else the largest item id in ``frames``."""
+    if n_items is None:
+        n_items = getattr(model, "n_items", None)
+    if n_items is None:
+        n_items = max(int(f["item_id"].max()) for f in frames if len(f))
+    if isinstance(n_items, bool) or int(n_items) != n_items or n_items <= 0:
+        raise ValueError(f"n_items must be a positive int, got {n_items!r}")
+    return int(n_items)
+
+
+def _score(model: object, users: torch.Tensor, history: pd.DataFrame, n_items: int) -> torch.Tensor:
+    scores = torch.as_tensor(model.score(users, history))
+    if tuple(scores.shape) != (len(users), n_items + 1):
+        raise ValueError(f"model.score returned shape {tuple(scores.shape)}, expected "
+                         f"(len(users), n_items + 1) = ({len(users)}, {n_items + 1}) with column 0 = padding")
+    return scores.float()
+
+
+def _stage(split, stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(history, held-out) frames for ``stage``."""
+    if stage == "test":
+        return pd.concat([split.train, split.valid], ignore_index=True), split.test
+    if stage == "valid":
+        return split.train, split.valid
+    raise ValueError(f"stage must be 'test' or 'valid', got {stage!r}")
+
+
+def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_items: int | None = None,
+                 ks: Sequence[int] = (5, 10, 20), exclude_seen: bool = True, n_boot: int = 1000,
+                 seed: int = 0, with_auc: bool = False) -> dict:
+    """Full ranking of every user in ``heldout``: score, mask, then ``metrics.evaluate``.
+
+    Users = sorted unique ``heldout.user_id`` (the order of ``result["users"]`` and of every
+    ``result["per_user"]`` tensor). Scores ``(U, n_items + 1)`` lose the padding column; with
+    ``exclude_seen`` the user's ``history`` items are masked. ``result["n_truth_excluded"]``
+    counts held-out items that were also in the history (masked, so they can never be hit).
+    Novelty uses p_i = (users with i in history + 1) / (users + 1).
+    """
+    n_items = infer_n_items(model, history, heldout, n_items=n_items)
+    users = torch.as_tensor(np.sort(heldout["user_id"].unique()), dtype=torch.long)  # (U,)
+    scores = _score(model, users, history, n_items)[:, 1:]           # (U, I) padding dropped
+    truth = interaction_matrix(heldout, users, n_items)[:, 1:]        # (U, I)
+    seen = interaction_matrix(history, users, n_items)[:, 1:]         # (U, I)
+    pairs = history.drop_duplicates(["user_id", "item_id"])
+    counts = np.bincount(pairs["item_id"].to_numpy(dtype=np.int64), minlength=n_items + 1)[1:]
+    popularity = torch.tensor((counts + 1) / (history["user_id"].nunique() + 1))  # (I,)
+    result = metrics.evaluate(scores, truth, seen if exclude_seen else None, ks=ks, n_boot=n_boot,
+                              seed=seed, popularity=popularity, with_auc=with_auc)
+    result.update(users=users[result.pop("evaluated")], exclude_seen=exclude_seen, n_items=n_items,
+                  n_truth_excluded=int((truth & seen).sum()) if exclude_seen else 0)
+    return result
+
+
+def full_ranking(model: object, split, n_items: int | None = None, ks: Sequence[int] = (5, 10, 20),
+                 exclude_seen: bool = True, stage: str = "test", protocol: str | None = None,
+                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False) -> dict:
+    """Full-ranking evaluation of a fitted ``model`` on ``split`` (``Split(train, valid, test)``).
+
+    ``stage="test"``: history = train + valid, truth = test; ``stage="valid"``: history =
+    train, truth = valid. Every non-padding item is ranked; ``exclude_seen`` masks the
+    user's history items. ``protocol`` ("loo", "random", ...) only labels the result.
+    Returns ``metrics.evaluate``'s dict plus ``users``, ``stage``, ``protocol``, ``ranking``.
+    """
+    history, heldout = _stage(split, stage)
+    result = rank_heldout(model, history, heldout, n_items, ks, exclude_seen, n_boot, seed, with_auc)
+    result.update(stage=stage, protocol=protocol, ranking="full")
+    return result
+
+
+def _sample_negatives(never: torch.Tensor, weight: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Boolean mask with min(n, available) items per row drawn without replacement from
+    ``never`` (U, I), with probability proportional to ``weight`` (I,) (Efraimidis-Spirakis:
+    the n largest keys log(u) / w_i; w_i = 0 is never drawn)."""
+    u = torch.rand(never.shape, generator=gen, dtype=torch.float64).clamp(min=1e-300)
+    keys = torch.log(u) / weight.double()                             # (U, I) -inf where w = 0
+    keys = keys.masked_fill(~never, float("-inf"))
+    top = keys.topk(min(n, keys.shape[1]), dim=1)                     # (U, n)
+    out = torch.zeros_like(never)
+    out.scatter_(1, top.indices, top.values > float("-inf"))
+    return out
+
+
+def sampled_ranking(model: object, split, n_negatives: int = 100, sampler: str = "uniform", seed: int = 0,
+                    n_items: int | None = None, ks: Sequence[int] = (5, 10, 20), stage: str = "test",
+                    n_boot: int = 1000, with_auc: bool = False) -> dict:
+    """Rank each user's held-out items against ``n_negatives`` sampled items only.
+
+    Negatives are items the user never interacted with in train, valid or test, drawn per
+    user without replacement, uniformly (``sampler="uniform"``) or with probability
+    proportional to their number of training interactions (``"popularity"``; items never
+    seen in training are then never drawn). Candidates = held-out items + negatives; all
+    else is masked and ``metrics.evaluate`` runs as in full ranking. With ``n_negatives`` at
+    least the number of never-seen items this *is* full ranking with the history excluded.
+    """
+    if isinstance(n_negatives, bool) or not isinstance(n_negatives, int) or n_negatives <= 0:
+        raise ValueError(f"n_negatives must be a positive int, got {n_negatives!r}")
+    if sampler not in ("uniform", "popularity"):
+        raise ValueError(f"sampler must be 'uniform' or 'popularity', got {sampler!r}")
+    history, heldout = _stage(split, stage)
+    everything = pd.concat([split.train, split.valid, split.test], ignore_index=True)
+    n_items = infer_n_items(model, everything, n_items=n_items)
+    users = torch.as_tensor(np.sort(heldout["user_id"].unique()), dtype=torch.long)  # (U,)
+    truth = interaction_matrix(heldout, users, n_items)[:, 1:]        # (U, I)
+    never = ~interaction_matrix(everything, users, n_items)[:, 1:]    # (U, I)
+    if sampler == "uniform":
+        weight = torch.ones(n_items)
+    else:
+        weight = torch.bincount(torch.tensor(split.train["item_id"].to_numpy(dtype=np.int64)), minlength=n_items + 1)[1:]
+    gen = torch.Generator().manual_seed(seed)
+    candidates = truth | _sample_negatives(never, weight, n_negatives, gen)  # (U, I)
+    scores = _score(model, users, history, n_items)[:, 1:]           # (U, I)
+    result = metrics.evaluate(scores, truth, ~candidates, ks=ks, n_boot=n_boot, seed=seed, with_auc=with_auc)
+    result.update(users=users[result.pop("evaluated")], stage=stage, n_items=n_items,
+                  ranking=f"sampled-{sampler}-{n_negatives}")
+    return result
+
+
+def paired_bootstrap(a_per_user: torch.Tensor, b_per_user: torch.Tensor, n_boot: int = 1000,
+                     seed: int = 0) -> dict:
+    """Mean difference mean(a - b) between two models on the same users, with a 95% interval.
+
+    Each of ``n_boot`` resamples draws users with replacement and takes the *same* users for
+    both models, so the per-user correlation cancels out. Returns ``mean_diff``, ``low``,
+    ``high`` (2.5% / 97.5% quantiles of the resampled mean difference), ``p_a_better`` (share
+    of resamples with mean(a) > mean(b)) and ``n_users``. Inputs: aligned ``(n_users,)``
+    tensors, e.g. ``full_ranking(...)["per_user"]["ndcg@10"]`` of two models on one split.
+    """
+    a = torch.as_tensor(a_per_user, dtype=torch.float64)
+    b = torch.as_tensor(b_per_user, dtype=torch.float64)
+    if a.ndim != 1 or a.shape != b.shape or a.numel() == 0:
+        raise ValueError(f"a_per_user and b_per_user must be 1-D, non-empty and of the same length "
+                         f"(the same users in the same order); got {tuple(a.shape)} and {tuple(b.shape)}")
+    if torch.isnan(a).any() or torch.isnan(b).any():
+        raise ValueError("a_per_user / b_per_user contain NaN: drop users without held-out items first")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot <= 0:
+        raise ValueError(f"n_boot must be a positive int, got {n_boot!r}")
+    diff = a - b                                                      # (n,)
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(diff), (n_boot, len(diff)), generator=gen)  # (B, n)
+    means = diff[idx].mean(1)                                         # (B,)
+    low, high = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return {"mean_diff": diff.mean().item(), "low": low.item(), "high": high.item(),
+            "p_a_better": (means > 0).double().mean().item(), "n_users": len(diff)}
