@@ -81,3 +81,9 @@ def test_package_list_is_explicit_and_complete():
         for p in (ROOT / "llmrec_ref").rglob("__init__.py")
     }
     assert listed == on_disk
+
+
+def test_llm_extra_is_part_of_dev():
+    """CI installs [dev]; it must include [llm] so chapter 07 and its tests run there too."""
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert set(extras["llm"]) <= set(extras["dev"])
