@@ -87,14 +87,6 @@ def test_schema_and_normalisation(tmp_path):
     assert ml.users.set_index("user_id").loc[2, "zip_code"] == "T8H1N"
 
 
-@pytest.fixture(scope="module")
-def movielens():
-    try:
-        return load_movielens_100k(download=False)
-    except FileNotFoundError:
-        pytest.skip("MovieLens-100k is not in the cache: run `python -m llmrec_ref data fetch ml-100k`")
-
-
 def test_real_data_sizes(movielens):
     assert len(movielens.users) == 943
     assert len(movielens.items) == 1682

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,23 +20,6 @@ from llmrec_ref.preprocess import (
     to_implicit,
     user_sequences,
 )
-
-RAW_ML = Path("/tmp/rb/x/recbole/dataset_example/ml-100k")
-
-
-def movielens_ratings() -> pd.DataFrame:
-    """MovieLens-100k ratings from the cache or the raw RecBole files; skip when neither exists."""
-    try:
-        from llmrec_ref.datasets import load_movielens_100k
-
-        return load_movielens_100k(download=False).ratings
-    except Exception:
-        pass
-    if (RAW_ML / "ml-100k.inter").exists():
-        from llmrec_ref.datasets import read_recbole_files
-
-        return read_recbole_files(RAW_ML).ratings
-    pytest.skip("MovieLens-100k is not available: run `python -m llmrec_ref data fetch ml-100k`")
 
 
 def log(rows, columns=("user_id", "item_id", "timestamp")) -> pd.DataFrame:
@@ -268,8 +249,8 @@ def test_preprocess_pipeline():
 
 
 @pytest.mark.slow
-def test_preprocess_movielens():
-    ratings = movielens_ratings()
+def test_preprocess_movielens(movielens):
+    ratings = movielens.ratings
     out = preprocess(ratings, rating_range=(1, 5), k=5, context=True)
     assert out.report.n_removed == 0
     assert (out.maps.n_users, out.maps.n_items) == (943, 1349)  # 5-core of ML-100k

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,22 +9,6 @@ import pytest
 from llmrec_ref.split import Split, check_no_leakage, leave_one_out, random_split, temporal_split
 
 KEYS = ["user_id", "item_id", "timestamp"]
-RAW_ML = Path("/tmp/rb/x/recbole/dataset_example/ml-100k")
-
-
-def movielens_ratings() -> pd.DataFrame:
-    """MovieLens-100k ratings from the cache or the raw RecBole files; skip when neither exists."""
-    try:
-        from llmrec_ref.datasets import load_movielens_100k
-
-        return load_movielens_100k(download=False).ratings
-    except Exception:
-        pass
-    if (RAW_ML / "ml-100k.inter").exists():
-        from llmrec_ref.datasets import read_recbole_files
-
-        return read_recbole_files(RAW_ML).ratings
-    pytest.skip("MovieLens-100k is not available: run `python -m llmrec_ref data fetch ml-100k`")
 
 
 def toy() -> pd.DataFrame:
@@ -197,8 +179,8 @@ def test_splits_reject_bad_frames(fn):
 
 
 @pytest.mark.slow
-def test_leave_one_out_movielens():
-    ratings = movielens_ratings()
+def test_leave_one_out_movielens(movielens):
+    ratings = movielens.ratings
     split = leave_one_out(ratings)
     assert [len(p) for p in split] == [98_114, 943, 943]
     report = check_no_leakage(split)

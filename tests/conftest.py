@@ -1,0 +1,16 @@
+"""Shared fixtures: MovieLens-100k from the cache, or a skip that says how to get it."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmrec_ref.datasets import MovieLens, load_movielens_100k
+
+
+@pytest.fixture(scope="session")
+def movielens() -> MovieLens:
+    """The real data set; tests that need it are skipped (not failed) when it is not cached."""
+    try:
+        return load_movielens_100k(download=False)
+    except FileNotFoundError:
+        pytest.skip("MovieLens-100k is not in the cache: run `python -m llmrec_ref data fetch ml-100k`")
