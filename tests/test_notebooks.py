@@ -30,6 +30,12 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "no notebooks found under notebooks/ or exercises/"
 
 
+def test_every_paired_py_has_its_notebook():
+    scripts = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")) + sorted((ROOT / "exercises").glob("[0-9][0-9]_*.py"))
+    missing = [str(p.relative_to(ROOT)) for p in scripts if not p.with_suffix(".ipynb").exists()]
+    assert not missing, f"{missing} have no .ipynb: run `jupytext --set-formats ipynb,py:percent` and execute them"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
 def test_paired_py_exists_and_has_not_drifted(path):
     py = path.with_suffix(".py")
