@@ -2,8 +2,10 @@
 
     demo                          the main job on the synthetic shop (no network needed)
     data fetch ml-100k            fetch and verify MovieLens-100k into the cache
-    bench TOPIC [options]         print a benchmark table (data, models, encoders, embeddings)
+    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course)
     exercises build OUT_DIR       write the student versions of the exercise notebooks
+    exercises grade NB.ipynb ...  grade submissions with the package's checks (--json, --timeout)
+    site OUT_DIR                  render the chapters to a static HTML site
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import argparse
 import importlib
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course")
 
 
 def _demo(args: argparse.Namespace) -> int:
     from llmrec_ref.demo import run_demo
 
-    run_demo(dataset=args.dataset, seed=args.seed)
+    run_demo(dataset=args.dataset, seed=args.seed, save=args.save, load=args.load)
     return 0
 
 
@@ -54,8 +56,20 @@ def _bench(args: argparse.Namespace, extra: list[str]) -> int:
 def _exercises(args: argparse.Namespace) -> int:
     from llmrec_ref.exercises import build_student_versions
 
+    if args.action == "grade":
+        from llmrec_ref.grading import grade_command
+
+        return grade_command(args.submissions, args.timeout, args.json, args.chapter)
+
     for path in build_student_versions(args.out_dir, args.source):
         print(f"wrote {path}")
+    return 0
+
+
+def _site(args: argparse.Namespace) -> int:
+    from llmrec_ref.site import build_site
+
+    print(f"wrote {build_site(args.out_dir)}")
     return 0
 
 
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run the main job on the synthetic shop")
     demo.add_argument("--dataset", choices=("shop", "ml-100k"), default="shop")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--save", default=None, metavar="PATH", help="write the trained model to PATH")
+    demo.add_argument("--load", default=None, metavar="PATH", help="reuse the model at PATH instead of training")
 
     data = commands.add_parser("data", help="fetch data sets")
     data_cmd = data.add_subparsers(dest="action", required=True)
@@ -82,13 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     build = ex_cmd.add_parser("build", help="write student versions (solutions removed, outputs cleared)")
     build.add_argument("out_dir")
     build.add_argument("--source", default=None, help="folder of solution notebooks (default: the repo's exercises/)")
+    grade = ex_cmd.add_parser("grade", help="run submissions in a fresh kernel and score them with the package's checks")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb")
+    grade.add_argument("--json", default=None, metavar="OUT", help="also write the scores as JSON to OUT")
+    grade.add_argument("--timeout", type=float, default=60.0, help="seconds per cell and per check (default 60)")
+    grade.add_argument("--chapter", default=None, help="chapter NN when the file name does not start with it")
+
+    site = commands.add_parser("site", help="render the chapter notebooks to a static HTML site")
+    site.add_argument("out_dir")
 
     args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
         return _bench(args, extra)
     if extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
-    handlers = {"demo": _demo, "data": _data, "exercises": _exercises}
+    handlers = {"demo": _demo, "data": _data, "exercises": _exercises, "site": _site}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as err:

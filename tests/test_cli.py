@@ -1,7 +1,13 @@
-"""The command line: demo, seed_everything, argument errors."""
+"""The command line: demo (train, save, load, the worked example), seed_everything, argument errors.
+
+Training the demo's model takes most of a minute, so it is trained once here, for one epoch,
+in-process (``run_demo(epochs=1, save=...)``); the command-line runs then ``--load`` it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
 import subprocess
 import sys
@@ -12,14 +18,48 @@ import torch
 
 import llmrec_ref
 from llmrec_ref.__main__ import main
+from llmrec_ref.demo import run_demo
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "llmrec_ref", *args], capture_output=True, text=True)
 
 
-def test_demo_prints_summary_split_and_the_worked_example():
-    result = run_cli("demo")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(checkpoint path, printed output) of a demo that trained for one epoch and saved its model."""
+    path = tmp_path_factory.mktemp("demo") / "shop.pt"
+    out = io.StringIO()
+    threads = torch.get_num_threads()
+    with contextlib.redirect_stdout(out):
+        run_demo("shop", seed=0, epochs=1, save=str(path))
+    torch.set_num_threads(threads)
+    return path, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def loaded_runs(trained):
+    """Two command-line runs of ``demo --seed 3 --load PATH``."""
+    return [run_cli("demo", "--seed", "3", "--load", str(trained[0])) for _ in range(2)]
+
+
+def test_demo_trains_saves_and_answers_the_worked_example(trained):
+    path, out = trained
+    assert path.exists() and "saved to" in out
+    assert "== training ContextRec" in out and "trained in" in out
+    validation = out.split("== validation")[1].splitlines()
+    assert validation[2].startswith("Popularity") and validation[3].startswith("ContextRec")
+    answer = out.split("== worked example")[1].splitlines()
+    assert answer[1].startswith("purchase") and "Apple phone" in answer[1] and "rank" in answer[1]
+    assert answer[2].startswith("browse") and "Huawei phone" in answer[2]
+    assert answer[3].startswith("favorite") and "Xiaomi phone" in answer[3]
+    top = out.split("its top-10")[1].splitlines()
+    assert "true rank" in top[1] and len([line for line in top[2:12] if line.strip()]) == 10
+    assert "what the user did next" in out and "ground truth top-10" in out
+
+
+def test_demo_prints_summary_split_and_the_worked_example(loaded_runs):
+    result = loaded_runs[0]
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "users             1,000" in out and "items            10,000" in out
@@ -29,12 +69,22 @@ def test_demo_prints_summary_split_and_the_worked_example():
     assert "purchase" in lines[2] and "Apple phone" in lines[2]
     assert "browse" in lines[3] and "Huawei phone" in lines[3]
     assert "favorite" in lines[4] and "Xiaomi phone" in lines[4]
+    assert "ContextRec loaded from" in out and "== training" not in out
+    assert "its top-10" in out
 
 
-def test_demo_is_deterministic():
-    first, second = run_cli("demo", "--seed", "3"), run_cli("demo", "--seed", "3")
+def test_demo_is_deterministic(loaded_runs):
+    first, second = loaded_runs
     strip = lambda s: [line for line in s.splitlines() if "prepared in" not in line]  # noqa: E731
     assert strip(first.stdout) == strip(second.stdout)
+
+
+def test_loading_a_model_for_another_catalogue_is_a_clear_error(tmp_path, capsys):
+    from llmrec_ref.models import ContextRec
+
+    ContextRec(n_items=30, d_model=8, n_heads=1, n_layers=1, max_len=4, features=[]).save(tmp_path / "small.pt")
+    assert main(["demo", "--load", str(tmp_path / "small.pt")]) == 2
+    assert "knows 30 items but shop has 10,000" in capsys.readouterr().err
 
 
 def test_seed_everything_seeds_python_numpy_and_torch():
@@ -50,6 +100,11 @@ def test_unknown_demo_dataset_is_an_argument_error(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--dataset", "imdb"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_is_an_error_not_a_traceback(tmp_path, capsys):
+    assert main(["demo", "--load", str(tmp_path / "nope.pt")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
 
 
 def test_exercises_build_into_the_source_folder_is_refused(tmp_path, capsys):
