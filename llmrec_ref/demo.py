@@ -171,8 +171,12 @@ def _answer_worked_example(model, shop, prepared: pd.DataFrame, items: pd.DataFr
     _print_top10(model, history, items, user, ["title", "price", "text"], truth_rank)
     if len(session) > 3:
         nxt = session.iloc[3]
+        unseen = scores.clone()  # rank among the items the top-10 may show, as in the table above
+        unseen[torch.as_tensor(sorted(set(history["item_id"].tolist())))] = -torch.inf
+        unseen[0] = -torch.inf
+        unseen_rank = int((unseen > unseen[nxt["item_id"]]).sum()) + 1
         print(f"what the user did next: {nxt['behavior']} {nxt['title']} "
-              f"(model rank {int(rank[nxt['item_id']]):,}, true rank {int(truth_rank[nxt['item_id']]):,})")
+              f"(model rank {unseen_rank:,} among unseen items, true rank {int(truth_rank[nxt['item_id']]):,})")
     oracle_top = items.set_index("item_id").loc[oracle.argsort(descending=True)[:10].tolist()]
     mix = oracle_top.groupby(["brand", "category"]).size().sort_values(ascending=False)
     print("ground truth top-10 by brand: " + ", ".join(f"{b} {c} x{n}" for (b, c), n in mix.items()))
