@@ -17,13 +17,7 @@ from llmrec_ref.split import leave_one_out
 N_ITEMS = 30
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: a second thread only adds synchronisation (and a busy machine makes it worse)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def chain_log(n_users: int = 80, length: int = 12, seed: int = 0) -> pd.DataFrame:
