@@ -11,10 +11,14 @@ here never special-cases a model. The protocol of the course (see DESIGN.md):
   user has in ``history``. Sampled ranking ranks the held-out items against ``n_negatives``
   sampled items the user never interacted with; it inflates numbers and is taught only to
   show that.
+- a model whose ``score`` accepts ``query`` (a context-aware one) is told the *request
+  context* of each held-out event: its time and context columns such as the device, never
+  its item, rating or behaviour. A real system knows when and where a request comes from.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +27,7 @@ import torch
 
 from llmrec_ref import metrics
 
-__all__ = ["interaction_matrix", "infer_n_items", "rank_heldout", "full_ranking",
+__all__ = ["interaction_matrix", "infer_n_items", "request_context", "rank_heldout", "full_ranking",
            "sampled_ranking", "paired_bootstrap"]
 
 
@@ -57,8 +61,23 @@ def infer_n_items(model: object, *frames: pd.DataFrame, n_items: int | None = No
     return int(n_items)
 
 
-def _score(model: object, users: torch.Tensor, history: pd.DataFrame, n_items: int) -> torch.Tensor:
-    scores = torch.as_tensor(model.score(users, history))
+OUTCOMES = ("item_id", "rating", "behavior", "behavior_code")  # what the user did: never part of a request
+
+
+def request_context(heldout: pd.DataFrame) -> pd.DataFrame:
+    """What a recommender may know when a held-out event is requested: its user, time and
+    context columns (device, ...), without its outcomes (item, rating, behaviour)."""
+    return heldout.drop(columns=[c for c in OUTCOMES if c in heldout.columns])
+
+
+def _score(model: object, users: torch.Tensor, history: pd.DataFrame, n_items: int,
+           heldout: pd.DataFrame | None = None) -> torch.Tensor:
+    """``model.score(users, history)``, checked; a model whose ``score`` takes ``query`` also
+    gets the request context of the held-out events (``request_context(heldout)``)."""
+    if heldout is not None and "query" in inspect.signature(model.score).parameters:
+        scores = torch.as_tensor(model.score(users, history, query=request_context(heldout)))
+    else:
+        scores = torch.as_tensor(model.score(users, history))
     if tuple(scores.shape) != (len(users), n_items + 1):
         raise ValueError(f"model.score returned shape {tuple(scores.shape)}, expected "
                          f"(len(users), n_items + 1) = ({len(users)}, {n_items + 1}) with column 0 = padding")
@@ -87,7 +106,7 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     """
     n_items = infer_n_items(model, history, heldout, n_items=n_items)
     users = torch.as_tensor(np.sort(heldout["user_id"].unique()), dtype=torch.long)  # (U,)
-    scores = _score(model, users, history, n_items)[:, 1:]           # (U, I) padding dropped
+    scores = _score(model, users, history, n_items, heldout)[:, 1:]  # (U, I) padding dropped
     truth = interaction_matrix(heldout, users, n_items)[:, 1:]        # (U, I)
     seen = interaction_matrix(history, users, n_items)[:, 1:]         # (U, I)
     pairs = history.drop_duplicates(["user_id", "item_id"])
@@ -157,7 +176,7 @@ def sampled_ranking(model: object, split, n_negatives: int = 100, sampler: str =
         weight = torch.bincount(torch.tensor(split.train["item_id"].to_numpy(dtype=np.int64)), minlength=n_items + 1)[1:]
     gen = torch.Generator().manual_seed(seed)
     candidates = truth | _sample_negatives(never, weight, n_negatives, gen)  # (U, I)
-    scores = _score(model, users, history, n_items)[:, 1:]           # (U, I)
+    scores = _score(model, users, history, n_items, heldout)[:, 1:]  # (U, I)
     result = metrics.evaluate(scores, truth, ~candidates, ks=ks, n_boot=n_boot, seed=seed, with_auc=with_auc)
     result.update(users=users[result.pop("evaluated")], stage=stage, n_items=n_items,
                   ranking=f"sampled-{sampler}-{n_negatives}")

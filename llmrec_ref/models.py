@@ -5,11 +5,15 @@ Derived in notebooks/05_loss_derivation. Parts before the whole:
 1. ``ContextRecConfig``: one dataclass with every size and training setting (CPU-fast defaults).
 2. ``encode_context``: a log's context columns -> small int codes (0 stays padding).
 3. ``ContextRec``: item embedding + context embeddings (behaviour, hour, weekday, time gap,
-   device, ...) + positions -> a causal Transformer (or a GRU) -> scores of every item for
-   every position through the *tied* item embeddings (the "decoder" is the scoring head),
-   optionally plus a target-attention term in which each candidate item attends over the
-   history. One forward scores all positions of a batch, so an epoch over MovieLens-100k is
-   one pass over 943 sequences.
+   device, ...) + the context of the *request* each position answers (when the next event
+   happens, after how long, on which device; never what the user then did) + positions -> a
+   causal Transformer (or a GRU) -> scores of every item for every position through the
+   *tied* item table (the "decoder" is the scoring head), optionally plus a target-attention
+   term in which each candidate item attends over the history. One forward scores all
+   positions of a batch, so an epoch over MovieLens-100k is one pass over 943 sequences.
+   The item table is an ID embedding (``item_repr="id"``), an ID embedding plus a learned
+   projection of fixed item text vectors (``"id+text"``), or the projection alone (``"text"``:
+   items never seen in training can still be scored).
 4. ``MF``: matrix factorisation s_ui = p_u . q_i + b_i trained with BPR (general task).
 
 Both follow the interface of every recommender in the course: ``fit(train, valid=None)``
@@ -30,13 +34,15 @@ from torch import nn
 
 from llmrec_ref import losses
 from llmrec_ref.encoders import BiRNNEncoder, TransformerEncoder, causal_mask
-from llmrec_ref.preprocess import add_context_features
+from llmrec_ref.preprocess import add_context_features, gap_buckets
 from llmrec_ref.sampling import SequenceDataset
 
 __all__ = ["ContextRecConfig", "MFConfig", "ContextRec", "MF", "encode_context", "KNOWN_FEATURES"]
 
 # context columns with a fixed vocabulary (codes as stored by SequenceDataset, 0 = padding)
 KNOWN_FEATURES = {"behavior_code": 5, "hour": 25, "weekday": 8, "gap_bucket": 33}
+OUTCOME_FEATURES = ("behavior_code",)  # what the user did: known for past events, never for the request
+ITEM_REPRS = ("id", "id+text", "text")
 AUTO_CATEGORICAL = ("device",)  # string columns used by default when present
 LOSSES = ("softmax", "sampled_softmax", "bpr", "bce")
 
@@ -57,6 +63,12 @@ class ContextRecConfig:
     features: list | None = None        # context columns; None = every known one present, [] = none
     categories: dict = field(default_factory=dict)  # vocabulary of each categorical feature
     target_attention: bool = False      # add a candidate -> history attention term to each score
+    request_context: bool = False       # also embed, at each position, the context of the request it
+                                        # answers (the next event's hour, weekday, gap, device, ...): only
+                                        # where timestamps are request times (not MovieLens: see DESIGN)
+    request_features: list | None = None  # which of them (None = every feature but the behaviour)
+    item_repr: str = "id"               # item table: "id", "id+text" or "text" (see set_item_text)
+    text_dim: int | None = None         # width of the item text vectors (set by set_item_text)
     init_std: float = 0.02              # N(0, std^2) init: tied outputs start near log(n_items)
     loss: str = "softmax"               # "softmax", "sampled_softmax", "bpr" or "bce"
     n_negatives: int = 1000             # sampled_softmax: negatives per batch (bpr/bce: one per position)
@@ -77,6 +89,8 @@ class ContextRecConfig:
             raise ValueError(f"encoder must be 'transformer' or 'gru', got {self.encoder!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.item_repr not in ITEM_REPRS:
+            raise ValueError(f"item_repr must be one of {ITEM_REPRS}, got {self.item_repr!r}")
         if self.windows not in ("last", "all"):
             raise ValueError(f"windows must be 'last' or 'all', got {self.windows!r}")
         if self.d_model % self.n_heads:
@@ -91,11 +105,12 @@ class MFConfig:
     n_items: int | None = None
     d_model: int = 64
     init_std: float = 0.05
-    epochs: int = 30
-    lr: float = 5e-3
+    n_negatives: int = 16               # negatives per positive, drawn uniformly among the user's unseen items
+    epochs: int = 300                   # an upper bound: early stopping ends ML-100k after about 60
+    lr: float = 1e-3
     weight_decay: float = 1e-5
     batch_size: int = 1024
-    patience: int = 3
+    patience: int = 10
     seed: int = 0
     device: str = "cpu"
     verbose: bool = True
@@ -177,20 +192,40 @@ class ContextRec(_Scorer):
         super().__init__()
         self.config = dataclasses.replace(config or ContextRecConfig(), **overrides)
         self.built = False
-        c = self.config
-        if c.n_items is not None and c.features is not None and all(
-                f in KNOWN_FEATURES or f in c.categories for f in c.features):
+        if self._ready():
             self._build()  # else fit builds the layers once the data has told the vocabularies
+
+    def _ready(self) -> bool:
+        c = self.config
+        return (c.n_items is not None and c.features is not None
+                and all(f in KNOWN_FEATURES or f in c.categories for f in c.features)
+                and (c.item_repr == "id" or c.text_dim is not None))
+
+    @property
+    def request_features(self) -> list[str]:
+        """The context features a request carries: every feature but the outcomes (behaviour)."""
+        c = self.config
+        if not c.request_context:
+            return []
+        if c.request_features is not None:
+            return [f for f in c.features or [] if f in c.request_features and f not in OUTCOME_FEATURES]
+        return [f for f in c.features or [] if f not in OUTCOME_FEATURES]
 
     # ---------------------------------------------------------------- parts
     def _build(self) -> None:
         """Create the layers; seeded by ``config.seed`` without touching the global RNG."""
         c = self.config
+
+        def table(name: str) -> nn.Embedding:
+            return nn.Embedding(KNOWN_FEATURES.get(name, len(c.categories.get(name, ())) + 2), c.d_model, padding_idx=0)
+
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
-            self.item_emb = nn.Embedding(c.n_items + 1, c.d_model, padding_idx=0)  # also the output layer
-            self.feature_emb = nn.ModuleDict({f: nn.Embedding(KNOWN_FEATURES.get(f, len(c.categories.get(f, ())) + 2),
-                                                              c.d_model, padding_idx=0) for f in c.features})
+            # the item table (also the output layer): ID vectors, + projected text vectors
+            self.item_emb = nn.Embedding(c.n_items + 1, c.d_model, padding_idx=0) if c.item_repr != "text" else None
+            self.text_proj = nn.Linear(c.text_dim, c.d_model, bias=False) if c.item_repr != "id" else None
+            self.feature_emb = nn.ModuleDict({f: table(f) for f in c.features})
+            self.next_emb = nn.ModuleDict({f: table(f) for f in self.request_features})
             self.pos_emb = nn.Embedding(c.max_len, c.d_model)
             self.drop = nn.Dropout(c.dropout)
             if c.encoder == "transformer":
@@ -200,61 +235,106 @@ class ContextRec(_Scorer):
                 self.encoder = BiRNNEncoder(c.d_model, c.d_model, "gru", bidirectional=False, n_layers=c.n_layers,
                                             dropout=c.dropout)
                 self.out_norm = nn.LayerNorm(c.d_model)
-            self.item_bias = nn.Parameter(torch.zeros(c.n_items + 1))
+            # per-item bias; none in text mode, where an item must be scored from its text alone
+            self.item_bias = nn.Parameter(torch.zeros(c.n_items + 1)) if c.item_repr != "text" else None
             self.ta_scale = nn.Parameter(torch.zeros(())) if c.target_attention else None
-            for emb in [self.item_emb, self.pos_emb, *self.feature_emb.values()]:
+            embs = [self.pos_emb, *self.feature_emb.values(), *self.next_emb.values()]
+            for emb in ([self.item_emb] if self.item_emb is not None else []) + embs:
                 nn.init.normal_(emb.weight, std=c.init_std)
                 if emb.padding_idx is not None:
                     emb.weight.data[emb.padding_idx].zero_()
         self.register_buffer("item_counts", torch.zeros(c.n_items + 1))
+        if c.item_repr != "id":
+            self.register_buffer("item_text", torch.zeros(c.n_items + 1, c.text_dim))  # fixed, not trained
         self.built = True
 
     def init_item_embeddings(self, weight: torch.Tensor | nn.Embedding, std: float | None = None) -> None:
-        """Start the item table from pretrained vectors (n_items + 1, d_model), e.g. ``embeddings.to_embedding``
+        """Start the ID item table from pretrained vectors (n_items + 1, d_model), e.g. ``embeddings.to_embedding``
         of item2vec or text vectors, rescaled to standard deviation ``std`` (default ``config.init_std``).
         Before the layers exist (n_items or features unknown) the vectors are kept and applied by ``fit``."""
+        if self.config.item_repr == "text":
+            raise ValueError("item_repr='text' has no ID item table to initialise; use set_item_text(vectors)")
         w = (weight.weight if isinstance(weight, nn.Embedding) else torch.as_tensor(weight)).detach().float()
         self._pretrained = (w * ((std or self.config.init_std) / w[1:].std().clamp(min=1e-12)),)
         if self.built:
             self._apply_pretrained()
 
+    def set_item_text(self, vectors: torch.Tensor) -> None:
+        """Fixed text vectors of every item, (n_items + 1, d_text) with row 0 = padding (e.g.
+        ``text.item_vectors``), fused into the item table through a learned projection P:
+        e_i = E_id[i] + P t_i (``item_repr="id+text"``) or e_i = P t_i (``"text"``). Call it
+        before ``fit`` (it sets ``config.text_dim``); the vectors are saved with the model."""
+        if self.config.item_repr == "id":
+            raise ValueError("item_repr is 'id': build the model with item_repr='id+text' or 'text' to use text")
+        v = torch.as_tensor(vectors).detach().float()
+        if v.dim() != 2 or not torch.isfinite(v).all():
+            raise ValueError(f"vectors must be a finite (n_items + 1, d_text) tensor, got shape {tuple(v.shape)}")
+        if self.config.text_dim not in (None, v.shape[1]):
+            raise ValueError(f"vectors have width {v.shape[1]}, but the model was built with text_dim="
+                             f"{self.config.text_dim}")
+        self.config.text_dim = v.shape[1]
+        self._text = v
+        if not self.built and self._ready():
+            self._build()
+        if self.built:
+            self._apply_pretrained()
+
     def _apply_pretrained(self) -> None:
         (w,) = self.__dict__.pop("_pretrained", (None,))
-        if w is None:
-            return
-        if tuple(w.shape) != tuple(self.item_emb.weight.shape):
-            raise ValueError(f"pretrained item vectors must be (n_items + 1, d_model) = "
-                             f"{tuple(self.item_emb.weight.shape)}, got {tuple(w.shape)}")
-        with torch.no_grad():
-            self.item_emb.weight.copy_(w)
-            self.item_emb.weight[0].zero_()
+        text = self.__dict__.pop("_text", None)
+        for name, new, target in [("pretrained item vectors", w, self.item_emb and self.item_emb.weight),
+                                  ("item text vectors", text, getattr(self, "item_text", None))]:
+            if new is None:
+                continue
+            if tuple(new.shape) != tuple(target.shape):
+                width = "d_model" if target is not getattr(self, "item_text", None) else "d_text"
+                raise ValueError(f"{name} must be (n_items + 1, {width}) = {tuple(target.shape)}, "
+                                 f"got {tuple(new.shape)}")
+            with torch.no_grad():
+                target.copy_(new)
+                target[0].zero_()
 
-    def encode(self, items: torch.Tensor, context: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embed + encode a left-padded (B, T) history -> (hidden (B, T, d), input embeddings (B, T, d))."""
+    def item_table(self) -> torch.Tensor:
+        """The (n_items + 1, d_model) item vectors used for both the inputs and the scores (row 0 = 0)."""
+        if self.text_proj is None:
+            return self.item_emb.weight
+        text = self.text_proj(self.item_text)  # (V, d_text) @ (d_text, d) -> (V, d)
+        return text if self.item_emb is None else self.item_emb.weight + text
+
+    def encode(self, items: torch.Tensor, context: dict | None = None,
+               table: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embed + encode a left-padded (B, T) history -> (hidden (B, T, d), input embeddings (B, T, d)).
+
+        ``context`` maps each feature to its (B, T) codes and ``"next_" + feature`` to the codes
+        of the request each position answers (the event after it); missing ones are left out."""
         if items.dim() != 2 or items.dtype != torch.long:
             raise ValueError(f"items must be a (B, T) int64 tensor, got {items.dtype} {tuple(items.shape)}")
         items = items[:, -self.config.max_len:]  # the most recent max_len items
-        key_mask = items != 0  # (B, T)
-        x = self.item_emb(items)  # (B, T, d)
-        for name, emb in self.feature_emb.items():
-            if context is not None and name in context:
-                x = x + emb(context[name][:, -items.shape[1]:])  # (B, T, d)
-        x = self.drop(x + self.pos_emb.weight[-items.shape[1]:]) * key_mask[..., None]  # recency positions
+        T, key_mask = items.shape[1], items != 0  # (B, T)
+        x = nn.functional.embedding(items, self.item_table() if table is None else table, padding_idx=0)  # (B, T, d)
+        for prefix, embs in (("", self.feature_emb), ("next_", self.next_emb)):
+            for name, emb in embs.items():
+                if context is not None and prefix + name in context:
+                    x = x + emb(context[prefix + name][:, -T:])  # (B, T, d)
+        x = self.drop(x + self.pos_emb.weight[-T:]) * key_mask[..., None]  # recency positions
         if self.config.encoder == "transformer":
-            h = self.encoder(x, causal_mask(items.shape[1], items.device), key_mask)  # (B, T, d)
+            h = self.encoder(x, causal_mask(T, items.device), key_mask)  # (B, T, d)
         else:
             h = self.out_norm(self.encoder(x, key_mask)[0])  # (B, T, d)
         return h, x
 
-    def logits(self, h: torch.Tensor, x: torch.Tensor, key_mask: torch.Tensor, last: bool = False) -> torch.Tensor:
+    def logits(self, h: torch.Tensor, x: torch.Tensor, key_mask: torch.Tensor, last: bool = False,
+               table: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every item at every position, (B, T, d) -> (B, T, n_items + 1), padding column -inf.
 
         s_t(c) = h_t . e_c + b_c (tied output weights). With target attention, each candidate c
         attends over the inputs x_j (j <= t): + w * sum_j softmax_j(x_j . e_c) (x_j . e_c).
         ``last=True`` scores only the last position: (B, n_items + 1).
         """
-        E = self.item_emb.weight  # (V, d)
-        s = (h[:, -1] if last else h) @ E.T + self.item_bias  # (B, [T,] V)
+        E = self.item_table() if table is None else table  # (V, d)
+        s = (h[:, -1] if last else h) @ E.T  # (B, [T,] V)
+        if self.item_bias is not None:
+            s = s + self.item_bias
         if self.ta_scale is not None:
             d = x @ E.T  # (B, T, V) history-candidate affinities
             w = torch.exp(d - d.amax(1, keepdim=True)) * key_mask[..., None]  # (B, T, V), 0 at padding
@@ -268,13 +348,17 @@ class ContextRec(_Scorer):
 
     def forward(self, items: torch.Tensor, context: dict | None = None) -> torch.Tensor:
         """(B, T) item ids (+ context codes) -> next-item scores (B, T, n_items + 1) at every position."""
-        h, x = self.encode(items, context)
-        return self.logits(h, x, items[:, -h.shape[1]:] != 0)
+        table = self.item_table()
+        h, x = self.encode(items, context, table)
+        return self.logits(h, x, items[:, -h.shape[1]:] != 0, table=table)
 
     # ---------------------------------------------------------------- training hooks (used by train.fit)
     def prepare(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> None:
         """Settle n_items, the context features and their vocabularies from ``train``; build the layers."""
         c = self.config
+        if c.item_repr != "id" and c.text_dim is None:
+            raise ValueError(f"item_repr={c.item_repr!r} needs the item texts: call model.set_item_text(vectors) "
+                             "(e.g. text.item_vectors(...)) before fit")
         if not self.built:
             frames = [f for f in (train, valid) if f is not None and len(f)]
             c.n_items = c.n_items or max(int(f["item_id"].max()) for f in frames)
@@ -295,7 +379,8 @@ class ContextRec(_Scorer):
         return SequenceDataset(frame, max_len or self.config.max_len, self.config.features, users=users, train=train)
 
     def train_tensors(self, train: pd.DataFrame) -> dict[str, torch.Tensor]:
-        """Training rows: inputs (N, T), targets (N, T) (0 = no target) and context codes.
+        """Training rows: inputs (N, T), targets (N, T) (0 = no target) and context codes; with
+        ``request_context``, also ``"next_" + f``: the codes of the target event (the request).
 
         ``windows="last"``: one row per user, the most recent max_len + 1 events. ``"all"``: every
         event, each history cut from its end into windows of max_len + 1 events that overlap by
@@ -312,19 +397,21 @@ class ContextRec(_Scorer):
         keep = (out["item_id"] > 0).sum(1) >= 2  # a window needs an input and a target
         items = out["item_id"][keep, :-1]
         rows = {"items": items, "targets": torch.where(items > 0, out["item_id"][keep, 1:], 0)}
+        rows |= {"next_" + f: torch.where(items > 0, out[f][keep, 1:], 0) for f in self.request_features}
         return rows | {f: out[f][keep, :-1] for f in self.config.features}
 
     def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         """The configured loss on every position of a batch that has a target."""
         c, items, targets = self.config, batch["items"], batch["targets"]
-        h, x = self.encode(items, batch)
+        E = self.item_table()  # (V, d) computed once per batch
+        h, x = self.encode(items, batch, E)
         keep = targets > 0  # (B, T)
         if c.loss == "softmax":  # only the P positions with a target: padding costs no output layer
             b, t = keep.nonzero(as_tuple=True)  # (P,), (P,)
             if self.ta_scale is None:
-                s = self.logits(h[b, t][:, None], x, keep, last=True)  # (P, V)
+                s = self.logits(h[b, t][:, None], x, keep, last=True, table=E)  # (P, V)
             else:
-                s = self.logits(h, x, items != 0)[b, t]  # (P, V)
+                s = self.logits(h, x, items != 0, table=E)[b, t]  # (P, V)
             if c.mask_seen:  # item v was seen at or before t: its first occurrence is <= t (the target stays)
                 B, T = items.shape
                 steps = torch.arange(T, device=s.device)
@@ -335,17 +422,18 @@ class ContextRec(_Scorer):
                 s = s.masked_fill(seen, float("-inf"))
             return losses.full_softmax_loss(s, targets[b, t])
         hk, pos = h[keep], targets[keep]  # (P, d), (P,) positions with a target
-        pos_s = (hk * self.item_emb(pos)).sum(-1) + self.item_bias[pos]  # (P,)
+        bias = self.item_bias if self.item_bias is not None else torch.zeros(len(E), device=E.device)
+        pos_s = (hk * E[pos]).sum(-1) + bias[pos]  # (P,)
         if c.loss == "sampled_softmax":  # N negatives shared by the batch, drawn ~ count^0.75, log-Q corrected
             q = (self.item_counts[1:] + 1) ** 0.75
             q = q / q.sum()  # (V - 1,) sampling distribution over items 1..n
             neg = torch.multinomial(q.cpu(), c.n_negatives, replacement=True, generator=generator).to(h.device) + 1
-            neg_s = hk @ self.item_emb(neg).T + self.item_bias[neg]  # (P, N)
+            neg_s = hk @ E[neg].T + bias[neg]  # (P, N)
             neg_s = neg_s.masked_fill(neg[None, :] == pos[:, None], float("-inf"))  # accidental hits
             log_q = torch.cat([q[pos - 1][:, None], q[neg - 1][None, :].expand(len(pos), -1)], 1).log()
             return losses.sampled_softmax_loss(pos_s, neg_s, log_q=log_q)
         neg = torch.randint(1, c.n_items + 1, pos.shape, generator=generator).to(h.device)  # one uniform negative
-        neg_s = (hk * self.item_emb(neg)).sum(-1) + self.item_bias[neg]  # (P,)
+        neg_s = (hk * E[neg]).sum(-1) + bias[neg]  # (P,)
         if c.loss == "bpr":
             return losses.bpr_loss(pos_s, neg_s)
         return losses.bce_loss(torch.cat([pos_s, neg_s]), torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]))
@@ -358,10 +446,45 @@ class ContextRec(_Scorer):
         self.history_ = fit(self, train, valid)
         return self
 
+    def _request_codes(self, chunk: np.ndarray, data: dict, history: pd.DataFrame,
+                       query: pd.DataFrame | None) -> dict[str, torch.Tensor]:
+        """Codes (U,) of each user's request context, stored as in the sequences (+1, 0 = padding).
+
+        From ``query`` (its earliest row per user: ``timestamp`` + context columns such as
+        ``device``; ``hour``/``weekday`` are computed from the timestamp when absent, the gap is
+        measured from the user's last event in ``history``). A user without a query row is
+        assumed to continue where they stopped: the last event's context, a gap of 0 s."""
+        feats = self.request_features
+        codes = {f: data[f][:, -1].clone() for f in feats}  # (U,) the last event's context
+        if "gap_bucket" in codes:
+            codes["gap_bucket"] = (data["item_id"][:, -1] > 0).long()  # gap 0 s -> bucket 0 -> code 1
+        if query is None or not len(query):
+            return codes
+        if "user_id" not in query.columns or "timestamp" not in query.columns:
+            raise ValueError(f"query needs user_id and timestamp columns (+ context such as device), "
+                             f"got {list(query.columns)}")
+        q = query[query["user_id"].isin(chunk)].sort_values(["user_id", "timestamp"], kind="stable")
+        q = q.drop_duplicates("user_id").drop(columns=["item_id", "behavior", "behavior_code", "gap", "gap_bucket"],
+                                              errors="ignore")
+        if not len(q):
+            return codes
+        q = add_context_features(q.assign(item_id=1))  # hour/weekday from the timestamp unless given
+        last_ts = history.groupby("user_id")["timestamp"].max()
+        ts = q["timestamp"].to_numpy(dtype=np.int64)
+        q["gap_bucket"] = gap_buckets(ts - q["user_id"].map(last_ts).fillna(pd.Series(ts, index=q.index)).to_numpy())
+        q = encode_context(q, feats, self.config.categories)
+        rows = torch.as_tensor(pd.Index(chunk).get_indexer(q["user_id"]))
+        for f in feats:
+            codes[f][rows] = torch.as_tensor(q[f].to_numpy(dtype=np.int64) + 1)
+        return codes
+
     @torch.no_grad()
-    def score(self, users, history: pd.DataFrame) -> torch.Tensor:
+    def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
         """Next-item scores (len(users), n_items + 1) from each user's last ``max_len`` events in ``history``.
 
+        ``query`` (optional) describes each user's request: one row per user with ``user_id``,
+        ``timestamp`` and context columns (``device``, ...), e.g. the held-out events without
+        their item and behaviour; without it a user is assumed to continue their last session.
         A user without events in ``history`` gets popularity scores (with a warning); an item id
         the model does not know raises ``KeyError``. Column 0 (padding) is -inf.
         """
@@ -370,19 +493,22 @@ class ContextRec(_Scorer):
         users = np.asarray(torch.as_tensor(np.asarray(users)).reshape(-1), dtype=np.int64)
         if len(history):
             _check_items(history, self.config.n_items)
-        was_training, device = self.training, self.item_emb.weight.device
+        was_training, device = self.training, self.item_counts.device
         self.eval()
-        out = []
+        table, out = self.item_table(), []
         for start in range(0, len(users), 512):
             chunk = users[start:start + 512]
             if len(history):
                 data = self._dataset(history, users=chunk, train=False).data
             else:
                 data = {"item_id": torch.zeros(len(chunk), 1, dtype=torch.long)}
+                data |= {f: torch.zeros(len(chunk), 1, dtype=torch.long) for f in self.config.features}
+            nxt = self._request_codes(chunk, data, history, query)
+            data |= {"next_" + f: torch.cat([data[f][:, 1:], nxt[f][:, None]], 1) for f in nxt}  # shift by one
             batch = {k: v.to(device) for k, v in data.items()}
-            h, x = self.encode(batch["item_id"], batch)
+            h, x = self.encode(batch["item_id"], batch, table)
             key_mask = batch["item_id"][:, -h.shape[1]:] != 0
-            s = self.logits(h, x, key_mask, last=True)  # (U, V)
+            s = self.logits(h, x, key_mask, last=True, table=table)  # (U, V)
             out.append(self._fallback(s, ~key_mask.any(1), "history").cpu())
         self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, self.config.n_items + 1)
@@ -420,16 +546,35 @@ class MF(_Scorer):
         self.item_counts = _popularity(train, c.n_items).to(self.item_counts.device)
 
     def train_tensors(self, train: pd.DataFrame) -> dict[str, torch.Tensor]:
-        """One row per training interaction: users (N,), items (N,)."""
-        return {"users": torch.tensor(train["user_id"].to_numpy(dtype=np.int64)),
-                "items": torch.tensor(train["item_id"].to_numpy(dtype=np.int64))}
+        """One row per training interaction: users (N,), items (N,). Also notes which (user,
+        item) pairs are positives, so that negatives can avoid them."""
+        users = torch.tensor(train["user_id"].to_numpy(dtype=np.int64))
+        items = torch.tensor(train["item_id"].to_numpy(dtype=np.int64))
+        c = self.config
+        self._positive = torch.zeros(c.n_users + 1, c.n_items + 1, dtype=torch.bool, device=self.item_bias.device)
+        self._positive[users.to(self._positive.device), items.to(self._positive.device)] = True  # (U + 1, V)
+        return {"users": users, "items": items}
+
+    def _negatives(self, users: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """(B, n_negatives) items drawn uniformly; draws that are the user's positives are redrawn
+        (up to 10 rounds; on ML-100k, 6% of draws hit a positive, so one round in 10^12 survives)."""
+        c, positive = self.config, getattr(self, "_positive", None)
+        neg = torch.randint(1, c.n_items + 1, (len(users), c.n_negatives), generator=generator).to(users.device)
+        for _ in range(10 if positive is not None else 0):
+            hit = positive[users[:, None], neg]  # (B, N)
+            if not hit.any():
+                break
+            redraw = torch.randint(1, c.n_items + 1, neg.shape, generator=generator).to(users.device)
+            neg = torch.where(hit, redraw, neg)
+        return neg
 
     def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
-        """BPR with one uniformly drawn negative per (user, positive) pair."""
-        u, pos = self.user_emb(batch["users"]), batch["items"]
-        neg = torch.randint(1, self.config.n_items + 1, pos.shape, generator=generator).to(pos.device)
+        """BPR over ``n_negatives`` sampled unseen items per (user, positive) pair:
+        mean over pairs and negatives of -log sigma(s_ui - s_uj)."""
+        u, pos = self.user_emb(batch["users"]), batch["items"]  # (B, d), (B,)
+        neg = self._negatives(batch["users"], generator)  # (B, N)
         s_pos = (u * self.item_emb(pos)).sum(-1) + self.item_bias[pos]  # (B,)
-        s_neg = (u * self.item_emb(neg)).sum(-1) + self.item_bias[neg]  # (B,)
+        s_neg = (u[:, None] * self.item_emb(neg)).sum(-1) + self.item_bias[neg]  # (B, N)
         return losses.bpr_loss(s_pos, s_neg)
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> MF:

@@ -314,6 +314,15 @@ def remap_ids(interactions: pd.DataFrame, items: pd.DataFrame | None = None) -> 
 
 
 # ----------------------------------------------------------------------------- context and sequences
+def gap_buckets(gap: np.ndarray) -> np.ndarray:
+    """Log-scale buckets of time gaps in seconds: min(floor(log2(gap + 1)), 31), int64.
+
+    0 s -> 0, 1 s -> 1, a minute -> 5, an hour -> 11, a day -> 16, a month -> 21; the same
+    shape as ``gap`` (negative gaps are treated as 0)."""
+    gap = np.maximum(np.asarray(gap, dtype=np.float64), 0.0)
+    return np.minimum(np.frexp(gap + 1.0)[1] - 1, N_GAP_BUCKETS - 1).astype(np.int64)
+
+
 def add_context_features(
     interactions: pd.DataFrame, behaviors: Sequence[str] = BEHAVIORS, overwrite: bool = False
 ) -> pd.DataFrame:
@@ -339,7 +348,7 @@ def add_context_features(
     gap = np.empty_like(gap_sorted)
     gap[order] = gap_sorted
     new["gap"] = gap
-    new["gap_bucket"] = np.minimum(np.frexp(gap + 1.0)[1] - 1, N_GAP_BUCKETS - 1).astype(np.int64)
+    new["gap_bucket"] = gap_buckets(gap)
     if "behavior" in interactions.columns:
         codes = pd.Index(list(behaviors)).get_indexer(interactions["behavior"])
         if (codes < 0).any():

@@ -6,6 +6,9 @@ Derived in notebooks/01_data_preprocessing. Three protocols:
   (the sequential protocol of the course).
 - ``random_split``: per user, a seeded random 80/10/10 (the general protocol).
 - ``temporal_split``: one global time cut; everything after it is test.
+- ``next_session_split``: per user, the last session -> test, the one before -> validation
+  (the task "what will this user look at when they next arrive", where the context of the
+  arrival - hour, device - is all a model knows about the new session).
 
 Every split returns ``Split(train, valid, test)``: frames with the input's columns and
 dtypes, each in time order (user_id, timestamp, item_id) with a fresh 0..n-1 index.
@@ -53,6 +56,47 @@ def leave_one_out(interactions: pd.DataFrame) -> Split:
     users = _sorted_user_codes(interactions, order)
     from_end = _positions_from_end(users)
     eligible = np.bincount(users)[users] >= 3
+    part = np.where(eligible & (from_end == 0), 2, np.where(eligible & (from_end == 1), 1, 0))
+    return _make_split(interactions, order, part)
+
+
+def session_index(interactions: pd.DataFrame, order: np.ndarray, session: str | None = "session_id",
+                  gap: int = 1800) -> np.ndarray:
+    """For the rows ``order`` (time order, users in blocks): each row's session number within
+    its user, 0 for the first session. A session is a run of consecutive events with the same
+    ``session`` value or, when that column is absent (or ``session=None``), a run without a
+    pause longer than ``gap`` seconds."""
+    users = _sorted_user_codes(interactions, order)
+    new_user = np.r_[True, users[1:] != users[:-1]]
+    if session is not None and session in interactions.columns:
+        values = pd.factorize(interactions[session])[0][order]
+        starts = new_user | np.r_[True, values[1:] != values[:-1]]
+    else:
+        ts = interactions["timestamp"].to_numpy(dtype=np.int64)[order]
+        starts = new_user | np.r_[True, np.diff(ts) > gap]
+    count = np.cumsum(starts)
+    return count - count[new_user][np.cumsum(new_user) - 1]  # restart at 0 for every user
+
+
+def next_session_split(interactions: pd.DataFrame, session: str | None = "session_id", gap: int = 1800) -> Split:
+    """Per user in time order: every event of the last session -> test, of the second last ->
+    validation, the rest -> train; users with fewer than 3 sessions keep everything in train.
+
+    Sessions are defined by ``session_index`` (the ``session`` column, else pauses longer than
+    ``gap`` seconds). At test time the history is every earlier event and the truth is every
+    item of the new session; a context-aware model may also know when and on which device the
+    session starts (``evaluation.request_context``), never what happens in it.
+    """
+    require_columns(interactions)
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap <= 0:
+        raise ValueError(f"gap must be a positive number of seconds (e.g. 1800), got {gap!r}")
+    order = time_order(interactions)
+    users = _sorted_user_codes(interactions, order)
+    index = session_index(interactions, order, session, gap)
+    n_sessions = np.zeros(users.max() + 1, dtype=np.int64)
+    np.maximum.at(n_sessions, users, index + 1)
+    from_end = n_sessions[users] - 1 - index
+    eligible = n_sessions[users] >= 3
     part = np.where(eligible & (from_end == 0), 2, np.where(eligible & (from_end == 1), 1, 0))
     return _make_split(interactions, order, part)
 

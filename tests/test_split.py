@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmrec_ref.split import Split, check_no_leakage, leave_one_out, random_split, temporal_split
+from llmrec_ref.split import (
+    Split,
+    check_no_leakage,
+    leave_one_out,
+    next_session_split,
+    random_split,
+    temporal_split,
+)
 
 KEYS = ["user_id", "item_id", "timestamp"]
 
@@ -186,3 +193,34 @@ def test_leave_one_out_movielens(movielens):
     report = check_no_leakage(split)
     assert report.ok and report.shared_rows == 0
     assert_same_schema(split, ratings)
+
+
+def session_log() -> pd.DataFrame:
+    """User 1: sessions 10 (t 0, 60), 11 (t 5000), 12 (t 9000, 9030); user 2: two sessions only."""
+    return pd.DataFrame({
+        "user_id": [1, 1, 1, 1, 1, 2, 2],
+        "item_id": [4, 5, 6, 7, 8, 1, 2],
+        "timestamp": [60, 0, 5000, 9030, 9000, 0, 90000],
+        "session_id": [10, 10, 11, 12, 12, 20, 21],
+    })
+
+
+def test_next_session_split_membership_by_hand():
+    train, valid, test = next_session_split(session_log())
+    assert list(zip(train["user_id"], train["item_id"])) == [(1, 5), (1, 4), (2, 1), (2, 2)]
+    assert list(zip(valid["user_id"], valid["item_id"])) == [(1, 6)]
+    assert list(zip(test["user_id"], test["item_id"])) == [(1, 8), (1, 7)]
+    # without a session column, a pause longer than `gap` starts a session: the same parts here
+    by_gap = next_session_split(session_log().drop(columns="session_id"), gap=1800)
+    assert [len(p) for p in by_gap] == [4, 1, 2]
+    assert [len(p) for p in next_session_split(session_log().drop(columns="session_id"), gap=10_000)] == [7, 0, 0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_next_session_split_has_no_leakage_and_keeps_every_row(seed):
+    log = random_log(seed)
+    split = next_session_split(log, gap=1)  # timestamps 0..7 apart by at least 1: sessions by pause
+    assert sum(len(p) for p in split) == len(log)
+    assert check_no_leakage(split).ok
+    with pytest.raises(ValueError, match="gap"):
+        next_session_split(log, gap=0)

@@ -1,12 +1,16 @@
 """``python -m llmrec_ref bench model``: the chapter-05 model on real data, against its ablations.
 
-Protocol (DESIGN.md): leave-one-out by time, full ranking of every item, history items
-excluded unless ``--no-exclude-seen``; test NDCG@10 and HR@10 with 95 % bootstrap intervals
-over users. Hyperparameters were chosen on the *validation* split (see ``PRESETS``); the test
+Protocol (DESIGN.md): leave-one-out by time on MovieLens-100k; on the shop, by default, the
+next session (``split.next_session_split``: history = every earlier event, truth = every item
+of the user's last session, and the model knows when and on which device that session starts,
+never what happens in it; ``--protocol loo`` for leave-one-out). Full ranking of every item,
+history items excluded unless ``--no-exclude-seen``; test NDCG@10 and HR@10 with 95 %
+bootstrap intervals over users. Hyperparameters were chosen on the *validation* split (see ``PRESETS``); the test
 split is only read for the final numbers. Rows on MovieLens-100k: ContextRec (Transformer,
 context features, item2vec-initialised items), the same without context and with random
-init (the ablation), the GRU variant, and Popularity; on ``--dataset shop``: with and without
-context. ``train s`` is everything from building the model to the restored best epoch: the
+init (the ablation), the GRU variant, and Popularity; on ``--dataset shop``: with context
+(past events' and the request's), with the past events' context only (no request), and
+without context. ``train s`` is everything from building the model to the restored best epoch: the
 item2vec / text-vector pretraining (also shown alone as ``pretrain s``), every epoch and its
 validation ranking; ``peak MB`` is the
 process's peak resident memory so far (``ru_maxrss``), so it only grows down the table.
@@ -28,7 +32,7 @@ from llmrec_ref.bench import markdown_table, peak_memory_mb
 from llmrec_ref.evaluation import full_ranking
 from llmrec_ref.models import ContextRec
 from llmrec_ref.preprocess import preprocess
-from llmrec_ref.split import leave_one_out
+from llmrec_ref.split import leave_one_out, next_session_split
 
 __all__ = ["run", "add_arguments", "load_split", "pretrained_items", "PRESETS"]
 
@@ -42,7 +46,7 @@ __all__ = ["run", "add_arguments", "load_split", "pretrained_items", "PRESETS"]
 # it trains with a sampled softmax (1,000 shared negatives ~ count^0.75, log-Q corrected).
 ML = dict(d_model=64, n_heads=2, n_layers=1, max_len=50, windows="all", dropout=0.2, batch_size=64, lr=3e-3,
           epochs=16, patience=5)
-SHOP = dict(ML, max_len=20, loss="sampled_softmax", n_negatives=1000, epochs=8, patience=8)
+SHOP = dict(ML, max_len=20, loss="sampled_softmax", n_negatives=1000, epochs=8, patience=8, request_context=True)
 PRESETS = {
     "ml-100k": {
         "ContextRec transformer (context, item2vec init)": (ML, "item2vec"),
@@ -51,6 +55,7 @@ PRESETS = {
     },
     "shop": {
         "ContextRec transformer (context, text init)": (SHOP, "text"),
+        "ContextRec transformer (past events' context only, text init)": (dict(SHOP, request_context=False), "text"),
         "ContextRec transformer (no context, text init)": (dict(SHOP, features=[]), "text"),
         "ContextRec transformer (no context, random init)": (dict(SHOP, features=[]), None),
     },
@@ -64,21 +69,29 @@ LIBRARY = [
 ]
 
 
-def load_split(dataset: str, seed: int = 0):
-    """(split, items frame, n_items) for ``"ml-100k"`` or ``"shop"`` (the shop generated from ``seed``)."""
+PROTOCOLS = {"loo": leave_one_out, "session": next_session_split}
+DEFAULT_PROTOCOL = {"ml-100k": "loo", "shop": "session"}
+
+
+def load_split(dataset: str, seed: int = 0, protocol: str | None = None):
+    """(split, items frame, n_items) for ``"ml-100k"`` or ``"shop"`` (the shop generated from ``seed``);
+    ``protocol`` "loo" or "session" (default: ``DEFAULT_PROTOCOL[dataset]``)."""
+    if dataset not in DEFAULT_PROTOCOL:
+        raise ValueError(f"dataset must be 'ml-100k' or 'shop', got {dataset!r}")
+    protocol = protocol or DEFAULT_PROTOCOL[dataset]
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
     if dataset == "ml-100k":
         from llmrec_ref.datasets import load_movielens_100k
 
-        ml = load_movielens_100k()
-        log = preprocess(ml.ratings, rating_range=(1, 5), remap=False, context=True).interactions
-        return leave_one_out(log), ml.items, len(ml.items)
-    if dataset == "shop":
+        data = load_movielens_100k()
+        log = preprocess(data.ratings, rating_range=(1, 5), remap=False, context=True).interactions
+    else:
         from llmrec_ref.datasets import make_synthetic_shop
 
-        shop = make_synthetic_shop(seed=seed)
-        log = preprocess(shop.interactions, remap=False, context=True).interactions
-        return leave_one_out(log), shop.items, len(shop.items)
-    raise ValueError(f"dataset must be 'ml-100k' or 'shop', got {dataset!r}")
+        data = make_synthetic_shop(seed=seed)
+        log = preprocess(data.interactions, remap=False, context=True).interactions
+    return PROTOCOLS[protocol](log), data.items, len(data.items)
 
 
 def pretrained_items(kind: str, train, items, n_items: int, d_model: int, seed: int = 0) -> torch.Tensor:
@@ -112,7 +125,8 @@ def _metrics(model, split, exclude_seen: bool, n_boot: int, seed: int) -> dict:
 
 
 def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, exclude_seen: bool = True,
-        threads: int | None = None, n_boot: int = 1000, verbose: bool = False) -> list[dict]:
+        threads: int | None = None, n_boot: int = 1000, verbose: bool = False,
+        protocol: str | None = None) -> list[dict]:
     """Train every preset of ``dataset`` and evaluate it on the test split; one row per model.
 
     ``epochs`` overrides the presets' maximum (early stopping still applies); ``threads`` sets
@@ -120,7 +134,8 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
     """
     if threads is not None:
         torch.set_num_threads(threads)
-    split, items, n_items = load_split(dataset, seed)
+    protocol = protocol or DEFAULT_PROTOCOL.get(dataset, "loo")
+    split, items, n_items = load_split(dataset, seed, protocol)
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # pay torch's one-time optimizer imports before timing
     rows = []
     for name, (preset, init) in PRESETS[dataset].items():
@@ -148,13 +163,17 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
         ours = rows[0]["train s"]
         rows += [dict(r, **{"time ratio": r["train s"] / ours}) for r in LIBRARY]
     for row in rows:
-        row["protocol"] = "loo, full, " + ("history excluded" if exclude_seen else "history NOT excluded")
+        row["protocol"] = ({"loo": "loo", "session": "next session"}[protocol] + ", full, "
+                           + ("history excluded" if exclude_seen else "history NOT excluded"))
     return rows
 
 
 def add_arguments(parser) -> None:
     """Options of ``python -m llmrec_ref bench model``."""
     parser.add_argument("--dataset", choices=("ml-100k", "shop"), default="ml-100k")
+    parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
+                        help="loo (leave-one-out) or session (next session); default: loo on ml-100k, "
+                             "session on the shop")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the presets')")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false",

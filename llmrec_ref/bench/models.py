@@ -10,7 +10,11 @@ by full ranking with bootstrap 95% intervals (1,000 user resamples). Protocols (
 
 Hyperparameters are chosen on the validation split only (``baselines.ITEMKNN_GRID``,
 ``baselines.EASE_GRID``); the item-item models are listed twice, with the final fit on
-train only and on train + valid. ``--sampled N`` adds the same models' HR@10 / NDCG@10
+train only and on train + valid. The trained models - MF with BPR (``models.MFConfig``'s
+defaults, chosen on validation), and under ``loo`` the sequential ContextRec variants of
+``bench model`` (Transformer, GRU, and the Transformer whose item table adds a learned
+projection of MiniLM text vectors when the ``[llm]`` extra is installed) - stop early on
+validation NDCG@10 and are fitted on train only. ``--sampled N`` adds the same models' HR@10 / NDCG@10
 under N sampled negatives, to show how much sampling inflates them.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
+import torch
 
 from llmrec_ref.bench import markdown_table, peak_memory_mb, timed
 
@@ -29,18 +34,18 @@ NAMES = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr@10": "MRR@10", "recall@10"
          "precision@10": "Precision@10"}
 
 
-def _load(dataset: str, seed: int) -> tuple[pd.DataFrame, int]:
-    """(interaction log, n_items) of ``dataset``."""
+def _load(dataset: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(interaction log, items frame, n_items) of ``dataset``."""
     if dataset == "ml-100k":
         from llmrec_ref.datasets import load_movielens_100k
 
         ml = load_movielens_100k()
-        return ml.ratings, int(ml.items["item_id"].max())
+        return ml.ratings, ml.items, int(ml.items["item_id"].max())
     if dataset == "shop":
         from llmrec_ref.datasets import make_synthetic_shop
 
         shop = make_synthetic_shop(seed=seed)
-        return shop.interactions, int(shop.items["item_id"].max())
+        return shop.interactions, shop.items, int(shop.items["item_id"].max())
     raise ValueError(f"dataset must be 'ml-100k' or 'shop', got {dataset!r}")
 
 
@@ -79,6 +84,36 @@ def _models(n_items: int, seed: int) -> list[tuple[str, str, object]]:
         ("EASE", "train", EASE(n_items=n_items, grid=EASE_GRID if search else None, refit=False)),
         ("EASE", "train+valid", None),
     ]
+
+
+def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int | None, split, items):
+    """(name, "train", unfitted model) for MF and, under ``loo``, the ContextRec variants."""
+    from llmrec_ref.bench.model import PRESETS, pretrained_items
+    from llmrec_ref.models import MF, ContextRec
+
+    extra = {} if epochs is None else {"epochs": epochs}
+    out = [("MF-BPR", "train", MF(n_items=n_items, seed=seed, verbose=False, **extra))]
+    if protocol != "loo":
+        return out
+    presets = list(PRESETS[dataset].items())
+    chosen = [presets[0]] + [p for p in presets if "GRU" in p[0]]
+    for name, (preset, init) in chosen:
+        model = ContextRec(**(preset | dict(n_items=n_items, seed=seed, verbose=False) | extra))
+        if init is not None:
+            model.init_item_embeddings(pretrained_items(init, split.train, items, n_items, model.config.d_model, seed))
+        out.append((name, "train", model))
+    if dataset == "ml-100k":
+        try:
+            from llmrec_ref.text import TextEncoder, item_texts
+        except ImportError:  # the [llm] extra is not installed: no text row
+            return out
+        vectors = TextEncoder().encode(item_texts(items))  # (n, 384), cached on disk after the first run
+        preset, init = presets[0][1]
+        model = ContextRec(**(preset | dict(n_items=n_items, seed=seed, verbose=False, item_repr="id+text") | extra))
+        model.init_item_embeddings(pretrained_items(init, split.train, items, n_items, model.config.d_model, seed))
+        model.set_item_text(torch.cat([torch.zeros(1, vectors.shape[1]), vectors]))
+        out.append(("ContextRec transformer (context, item2vec init, + MiniLM text projection)", "train", model))
+    return out
 
 
 def _cell(m: dict) -> str:
@@ -124,14 +159,15 @@ def evaluation_speed(n_users: int = 943, n_items: int = 1682, repeats: int = 10,
 
 
 def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = None, seed: int = 0,
-        exclude_seen: bool = True, sampled: int | None = None, speed: bool = False) -> list[dict]:
+        exclude_seen: bool = True, sampled: int | None = None, speed: bool = False,
+        trained: bool = True) -> list[dict]:
     """One row per (protocol, model): headline metrics with intervals, coverage, cost.
 
     ``protocol`` is ``"loo"``, ``"random"`` or ``"both"``. ``epochs`` is for trained models
     (MF, ContextRec); the closed-form baselines here ignore it (``s/epoch`` = n/a).
     ``train_s`` includes the hyperparameter search on valid; ``fit_s`` is the final fit.
     ``peak MB`` is the process's peak resident memory so far. ``speed=True`` returns the
-    ``evaluation_speed`` table instead.
+    ``evaluation_speed`` table instead; ``trained=False`` leaves out MF and ContextRec (minutes).
     """
     from llmrec_ref.evaluation import full_ranking, sampled_ranking
 
@@ -141,12 +177,14 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
     if sampled is not None and (isinstance(sampled, bool) or not isinstance(sampled, int) or sampled <= 0):
         raise ValueError(f"sampled must be a positive number of negatives (e.g. 100) or None, got {sampled!r}")
     protocols = ["loo", "random"] if protocol == "both" else [protocol]
-    log, n_items = _load(dataset, seed)
+    log, items, n_items = _load(dataset, seed)
     rows = []
     for proto in protocols:
         split = _split(log, proto, seed)
         previous = None
-        for name, fitted_on, model in _models(n_items, seed):
+        models = _models(n_items, seed) + (_trained(dataset, proto, n_items, seed, epochs, split, items)
+                                            if trained else [])
+        for name, fitted_on, model in models:
             search_s, searched = 0.0, bool(getattr(model, "grid", None))
             if model is None:  # refit the previous model's choice on train + valid
                 model = type(previous)(n_items=n_items, refit=True, **previous.hyperparameters())
@@ -155,18 +193,25 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
                 model.fit(split.train, split.valid)
             res = full_ranking(model, split, n_items=n_items, ks=(10,), exclude_seen=exclude_seen,
                                protocol=proto, seed=seed)
-            hyper = ", ".join(f"{k}={v:g}" for k, v in model.hyperparameters().items())
+            history = getattr(model, "history_", None)  # trained models: one row per epoch
+            if history is not None:
+                c = model.config
+                hyper = f"d={c.d_model}, lr={c.lr:g}, epochs={len(history)} (early stop on valid)"
+            else:
+                hyper = ", ".join(f"{k}={v:g}" for k, v in model.hyperparameters().items())
+                hyper = (hyper + ("" if searched else " (default, no search)")) if hyper else "-"
             row = {"model": name, "protocol": f"{proto} (full{'' if exclude_seen else ', seen kept'})",
-                   "fit on": fitted_on, "hyperparameters": (hyper + ("" if searched else " (default, no search)"))
-                   if hyper else "-"}
+                   "fit on": fitted_on, "hyperparameters": hyper}
             row.update({NAMES[m]: _cell(res["metrics"][m]) for m in HEADLINE})
             row["coverage@10"] = f"{res['metrics']['coverage@10']['mean']:.3f}"
             if sampled:
                 samp = sampled_ranking(model, split, n_negatives=sampled, n_items=n_items, ks=(10,), seed=seed)
                 row[f"HR@10 ({sampled} sampled)"] = _cell(samp["metrics"]["hr@10"])
                 row[f"NDCG@10 ({sampled} sampled)"] = _cell(samp["metrics"]["ndcg@10"])
-            row.update({"train_s": f"{search_s + t['seconds']:.2f}", "fit_s": f"{model.fit_s_:.2f}",
-                        "s/epoch": "n/a", "peak MB": f"{peak_memory_mb():.0f}", "users": res["n_users"]})
+            per_epoch = f"{sum(r['seconds'] for r in history) / len(history):.2f}" if history else "n/a"
+            row.update({"train_s": f"{search_s + t['seconds']:.2f}",
+                        "fit_s": f"{getattr(model, 'fit_s_', t['seconds']):.2f}",
+                        "s/epoch": per_epoch, "peak MB": f"{peak_memory_mb():.0f}", "users": res["n_users"]})
             rows.append(row)
             previous = model
     return rows
@@ -181,6 +226,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rank the user's history items too (as libraries that do not mask do)")
     parser.add_argument("--sampled", type=int, default=None, metavar="N",
                         help="also report HR@10 / NDCG@10 with N sampled negatives")
+    parser.add_argument("--no-trained", dest="trained", action="store_false",
+                        help="only the closed-form baselines (leave out MF and ContextRec)")
     parser.add_argument("--speed", action="store_true",
                         help="time metrics.evaluate on an ML-100k-sized matrix instead")
 

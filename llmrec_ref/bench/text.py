@@ -92,7 +92,8 @@ class _RandomTies:
         return s + 1e-6 * torch.rand(s.shape, generator=torch.Generator().manual_seed(self.seed))
 
 
-def _cold_start(ml, vectors: dict, seed: int, n_boot: int) -> list[dict]:
+def _cold_start(ml, vectors: dict, seed: int, n_boot: int, contextrec: bool = True,
+                epochs: int | None = None) -> list[dict]:
     from llmrec_ref.baselines import EASE, RandomScorer
     from llmrec_ref.coldstart import (
         AttributePopularity,
@@ -116,6 +117,8 @@ def _cold_start(ml, vectors: dict, seed: int, n_boot: int) -> list[dict]:
         "text: rating-weighted mean, int8 vectors": TextOnly(V8, mode="mean", learn=False),
         "text: learned, int8 vectors": TextOnly(V8, seed=seed, verbose=False),
     }
+    if contextrec:  # the sequential model with a text-only item table (no validation split: fixed epochs)
+        models["ContextRec, text-only item table"] = _contextrec(split.n_items, "text", V, seed, epochs)
     rows = []
     for name, model in models.items():
         with timed() as t:
@@ -132,33 +135,54 @@ def _cold_start(ml, vectors: dict, seed: int, n_boot: int) -> list[dict]:
     return rows
 
 
-def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None) -> list[dict]:
-    from llmrec_ref.bench.model import BASE, load_split
-    from llmrec_ref.evaluation import full_ranking, paired_bootstrap
+WARM = {  # item table of ContextRec on MovieLens-100k: (item_repr, start the ID table from text)
+    "ContextRec, ID-only item table": ("id", False),
+    "ContextRec, ID table started from text (PCA)": ("id", True),
+    "ContextRec, ID + learned projection of text": ("id+text", False),
+}
+
+
+def _contextrec(n_items: int, item_repr: str, V: torch.Tensor, seed: int, epochs: int | None, pca: bool = False,
+                **overrides):
+    """ContextRec with bench.model's MovieLens preset and the given item table (V: (n + 1, d_text))."""
+    from llmrec_ref.bench.model import ML
     from llmrec_ref.models import ContextRec
     from llmrec_ref.text import text_init
 
+    config = dict(ML, n_items=n_items, seed=seed, verbose=False, item_repr=item_repr) | overrides
+    if epochs is not None:
+        config["epochs"] = epochs
+    model = ContextRec(**config)
+    if pca:
+        model.init_item_embeddings(text_init(V, model.config.d_model))
+    if item_repr != "id":
+        model.set_item_text(V)
+    return model
+
+
+def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None) -> list[dict]:
+    from llmrec_ref.bench.model import load_split
+    from llmrec_ref.evaluation import full_ranking, paired_bootstrap
+
     split, _, n_items = load_split("ml-100k", seed)
+    V = torch.cat([torch.zeros(1, vectors.shape[1]), vectors])  # (n + 1, d_text), row 0 = padding
     rows, per_user = [], {}
-    for name, init in (("ContextRec, ID-only item table", False), ("ContextRec, item table from text (PCA)", True)):
-        config = dict(BASE, n_items=n_items, seed=seed, verbose=False)
-        if epochs is not None:
-            config["epochs"] = epochs
-        model = ContextRec(**config)
-        if init:
-            model.init_item_embeddings(text_init(torch.cat([torch.zeros(1, vectors.shape[1]), vectors]), model.config.d_model))
+    for name, (item_repr, pca) in WARM.items():
+        model = _contextrec(n_items, item_repr, V, seed, epochs, pca)
         with timed() as t:
             model.fit(split.train, split.valid)
         res = full_ranking(model, split, ks=(10,), n_boot=n_boot, seed=seed)
-        per_user[init] = res["per_user"]["ndcg@10"]
+        per_user[name] = res["per_user"]["ndcg@10"]
         m = res["metrics"]
+        note = f"{len(model.history_)} epochs; full ranking, history excluded"
+        if per_user.keys() - {name}:
+            first = next(iter(per_user))
+            diff = paired_bootstrap(per_user[name], per_user[first], n_boot=max(n_boot, 1), seed=seed)
+            note += (f"; NDCG@10 minus ID-only {diff['mean_diff']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}], "
+                     f"P(better) {diff['p_a_better']:.2f}")
         rows.append({"part": "warm (loo)", "row": name, "seconds": t["seconds"],
                      "recall@10": m["recall@10"]["mean"], "recall 95% CI": _ci(m["recall@10"]),
-                     "ndcg@10": m["ndcg@10"]["mean"], "ndcg 95% CI": _ci(m["ndcg@10"]),
-                     "note": f"{len(model.history_)} epochs; full ranking, history excluded"})
-    diff = paired_bootstrap(per_user[True], per_user[False], n_boot=max(n_boot, 1), seed=seed)
-    rows[-1]["note"] += (f"; NDCG@10 text - ID {diff['mean_diff']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}], "
-                         f"P(text better) {diff['p_a_better']:.2f}")
+                     "ndcg@10": m["ndcg@10"]["mean"], "ndcg 95% CI": _ci(m["ndcg@10"]), "note": note})
     return rows
 
 
@@ -175,7 +199,7 @@ def run(seed: int = 0, n_boot: int = 1000, batch_size: int = 64, threads: int | 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         rows, vectors = _cost(texts, cache, batch_size)
-    rows += _cold_start(ml, vectors, seed, n_boot)
+    rows += _cold_start(ml, vectors, seed, n_boot, contextrec, epochs)
     if contextrec:
         rows += _warm(ml, vectors[False], seed, n_boot, epochs)
     rows.append({"part": "total", "row": "whole bench", "seconds": time.perf_counter() - start,
