@@ -43,11 +43,11 @@ import pandas as pd
 
 __all__ = [
     "MovieLens",
-    "Shop",
+    "Shop",  # noqa: F822 - re-exported lazily from llmrec_ref.shop (__getattr__)
     "cache_dir",
     "fetch_movielens_100k",
     "load_movielens_100k",
-    "make_synthetic_shop",
+    "make_synthetic_shop",  # noqa: F822 - lazy, as Shop
     "read_grouplens_zip",
     "read_recbole_files",
 ]
@@ -123,7 +123,7 @@ def _split_title(full_title: str) -> tuple[str, int | None]:
 
 
 def _finish_items(item_ids, full_titles, genre_lists) -> pd.DataFrame:
-    titles, years = zip(*(_split_title(t) for t in full_titles))
+    titles, years = zip(*(_split_title(t) for t in full_titles), strict=False)
     items = pd.DataFrame({
         "item_id": pd.Series(item_ids, dtype="int64"),
         "title": pd.Series(titles, dtype="str"),
@@ -163,7 +163,7 @@ def read_grouplens_zip(path: str | os.PathLike) -> MovieLens:
         users = read("u.user", sep="|", names=["user_id", "age", "gender", "occupation", "zip_code"],
                      dtype={"zip_code": str})
     flags = raw_items.iloc[:, 5:5 + len(GENRES)].astype(int).to_numpy()
-    genre_lists = [[g for g, f in zip(GENRES, row) if f] for row in flags]
+    genre_lists = [[g for g, f in zip(GENRES, row, strict=False) if f] for row in flags]
     full_titles = [t if t else "unknown" for t in raw_items[1]]
     items = _finish_items(raw_items[0].astype(int), full_titles, genre_lists)
     return MovieLens(_finish_ratings(ratings), items, _finish_users(users), "grouplens", Path(path).parent)
@@ -187,7 +187,7 @@ def read_recbole_files(folder: str | os.PathLike) -> MovieLens:
     # 1412 has year 'V' (from '... (1995) (V)').
     full_titles = [
         "unknown" if title == "unkonwn" else f"{title} ({year})"
-        for title, year in zip(raw_items["movie_title"], raw_items["release_year"])
+        for title, year in zip(raw_items["movie_title"], raw_items["release_year"], strict=False)
     ]
     genre_lists = [
         sorted(set(cls.split()), key=GENRES.index) if cls else [] for cls in raw_items["class"]

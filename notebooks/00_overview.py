@@ -119,20 +119,10 @@ print(session[["behavior", "device", "hour", "title", "price"]].head(5).to_strin
 # every item the user has not trained on, bootstrap 95% intervals):
 
 # %%
-def read_table(markdown: str, heading: str) -> pd.DataFrame:
-    """The first markdown table after ``heading`` in ``markdown``, as a DataFrame of strings."""
-    lines = markdown.split(heading, 1)[1].splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    rows = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return pd.DataFrame(rows[2:], columns=rows[0])
-
+from llmrec_ref.bench import read_table  # noqa: E402 - a markdown table of the results page as rows
 
 results = (ROOT / "docs" / "results.md").read_text()
-baselines = read_table(results, "## Baselines")
+baselines = pd.DataFrame(read_table(results, "## Baselines"))
 general = baselines[baselines["protocol"].str.startswith("random")]
 print(general[["model", "fit on", "NDCG@10", "Recall@10"]].to_string(index=False))
 

@@ -56,6 +56,7 @@ from llmrec_ref.coldstart import (
     evaluate_cold_start,
 )
 from llmrec_ref.datasets import load_movielens_100k, make_synthetic_shop
+from llmrec_ref.models import ContextRec
 from llmrec_ref.shop import true_scores
 from llmrec_ref.text import (
     MINILM_SHA256,
@@ -285,16 +286,31 @@ plt.show()
 # trained the same way, *lowers* cold-start Recall@10 in the bench (it fits the warm items'
 # quirks); see `python -m llmrec_ref bench text`.
 #
-# ## 6. Text-initialised ContextRec on warm items
+# ## 6. Text inside ContextRec: three ways to build the item table
 #
-# For items that *do* have interactions, the text vectors can start ContextRec's item table:
-# project them to `d_model` with PCA (`text_init`) and pass them to `init_item_embeddings`.
+# ContextRec (chapter 05) uses one item table $e_i$ for its inputs and, tied, for its scores
+# $s_t(i) = h_t^\top e_i + b_i$. Text can enter that table in three ways (`item_repr`):
+#
+# - **start from text**: $e_i = E[i]$ as usual, but $E$ starts from the text vectors projected to
+#   `d_model` by PCA (`text_init`); training then moves each row freely;
+# - **fuse**: $e_i = E[i] + P\,v_i$ with the text vectors $v_i \in \mathbb{R}^{384}$ kept fixed
+#   and a learned projection $P \in \mathbb{R}^{d \times 384}$ (`item_repr="id+text"`): items
+#   with few interactions borrow from their text, busy items learn their own offset $E[i]$;
+# - **text only**: $e_i = P\,v_i$ and no per-item bias (`item_repr="text"`): every parameter is
+#   shared, so an item never seen in training still gets a vector, and a score, from its text.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 init = text_init(V, 64)  # (n_items + 1, 64): the top 64 principal axes of the text vectors
 print(tuple(init.shape), "| padding row zero:", bool((init[0] == 0).all()))
-# model = ContextRec(d_model=64, ...); model.init_item_embeddings(init); model.fit(train, valid)
+fused = ContextRec(n_items=len(ml.items), features=[], item_repr="id+text", seed=0)
+fused.set_item_text(V)  # (n_items + 1, 384), row 0 = padding
+E_id, P = fused.item_emb.weight, fused.text_proj.weight  # (n + 1, 64), (64, 384)
+print("fused table = E + V P^T:", torch.allclose(fused.item_table(), E_id + V @ P.T, atol=1e-6))
+text_only = ContextRec(n_items=len(ml.items), features=[], item_repr="text", seed=0)
+text_only.set_item_text(V)
+print("text only: ID table", text_only.item_emb, "| item bias", text_only.item_bias,
+      "| parameters of the item table:", P.numel())
 
 # %% [markdown]
 # The bench trains both variants with chapter 05's settings (leave-one-out, full ranking,

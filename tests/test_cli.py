@@ -116,3 +116,20 @@ def test_exercises_build_into_the_source_folder_is_refused(tmp_path, capsys):
     shutil.copytree(src, copy)
     assert main(["exercises", "build", str(copy), "--source", str(copy)]) == 2
     assert "choose another folder" in capsys.readouterr().err
+
+
+def test_read_table_inverts_markdown_table_and_reads_the_results_page():
+    from pathlib import Path
+
+    from llmrec_ref.bench import markdown_table, read_table
+
+    rows = [{"model": "EASE", "NDCG@10": "0.339 [0.322, 0.356]"}, {"model": "MF-BPR", "NDCG@10": "0.299"}]
+    page = "# Results\n\n## Baselines (`bench models`)\n\nsome prose\n\n" + markdown_table(rows) + "\n\n## Next\n"
+    assert read_table(page, "## Baselines") == rows
+    with pytest.raises(ValueError, match="no line starts with"):
+        read_table(page, "## Missing")
+    with pytest.raises(ValueError, match="no markdown table"):
+        read_table(page, "## Next")
+    results = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
+    baselines = read_table(results, "## Baselines")
+    assert {"EASE", "MF-BPR"} <= {r["model"] for r in baselines}

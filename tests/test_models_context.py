@@ -165,3 +165,4 @@ def test_mf_negatives_are_never_the_users_positives():
     positive = set(zip(log["user_id"], log["item_id"], strict=True))
     assert neg.shape == (len(log), 50)
     assert not any((u, i) in positive for u, row in zip(rows["users"].tolist(), neg.tolist(), strict=True) for i in row)
+

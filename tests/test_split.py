@@ -207,9 +207,9 @@ def session_log() -> pd.DataFrame:
 
 def test_next_session_split_membership_by_hand():
     train, valid, test = next_session_split(session_log())
-    assert list(zip(train["user_id"], train["item_id"])) == [(1, 5), (1, 4), (2, 1), (2, 2)]
-    assert list(zip(valid["user_id"], valid["item_id"])) == [(1, 6)]
-    assert list(zip(test["user_id"], test["item_id"])) == [(1, 8), (1, 7)]
+    assert list(zip(train["user_id"], train["item_id"], strict=True)) == [(1, 5), (1, 4), (2, 1), (2, 2)]
+    assert list(zip(valid["user_id"], valid["item_id"], strict=True)) == [(1, 6)]
+    assert list(zip(test["user_id"], test["item_id"], strict=True)) == [(1, 8), (1, 7)]
     # without a session column, a pause longer than `gap` starts a session: the same parts here
     by_gap = next_session_split(session_log().drop(columns="session_id"), gap=1800)
     assert [len(p) for p in by_gap] == [4, 1, 2]

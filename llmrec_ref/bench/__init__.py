@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
-__all__ = ["markdown_table", "peak_memory_mb", "timed"]
+__all__ = ["markdown_table", "peak_memory_mb", "read_table", "timed"]
 
 
 def peak_memory_mb() -> float:
@@ -51,3 +51,22 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -
     for row in rows:
         lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
     return "\n".join(lines)
+
+
+def read_table(markdown: str, heading: str) -> list[dict]:
+    """The first markdown table after the line that starts with ``heading`` (e.g. a section
+    of ``docs/results.md``), as one dict of strings per row: the inverse of ``markdown_table``."""
+    lines = markdown.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    except StopIteration:
+        raise ValueError(f"no line starts with {heading!r}; give the section heading, e.g. '## Baselines'") from None
+    table = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif table:
+            break
+    if len(table) < 2:
+        raise ValueError(f"no markdown table follows {heading!r}")
+    return [dict(zip(table[0], row, strict=True)) for row in table[2:]]

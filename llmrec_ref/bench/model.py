@@ -5,19 +5,22 @@ next session (``split.next_session_split``: history = every earlier event, truth
 of the user's last session, and the model knows when and on which device that session starts,
 never what happens in it; ``--protocol loo`` for leave-one-out). Full ranking of every item,
 history items excluded unless ``--no-exclude-seen``; test NDCG@10 and HR@10 with 95 %
-bootstrap intervals over users. Hyperparameters were chosen on the *validation* split (see ``PRESETS``); the test
-split is only read for the final numbers. Rows on MovieLens-100k: ContextRec (Transformer,
-context features, item2vec-initialised items), the same without context and with random
-init (the ablation), the GRU variant, and Popularity; on ``--dataset shop``: with context
-(past events' and the request's), with the past events' context only (no request), and
-without context. ``train s`` is everything from building the model to the restored best epoch: the
-item2vec / text-vector pretraining (also shown alone as ``pretrain s``), every epoch and its
-validation ranking; ``peak MB`` is the
-process's peak resident memory so far (``ru_maxrss``), so it only grows down the table.
-Under ``--no-exclude-seen`` the models are also trained without masking the history (they must
-learn to avoid seen items themselves), and the numbers a widely used library reached on the
-same data and protocol (measured on this machine, quoted from the course's issue #6) are
-added with the ratio of their training time to ours.
+bootstrap intervals over users, and for every row after the first the paired bootstrap
+difference "first row minus this row" (the same users resampled for both).
+
+Hyperparameters were chosen on the *validation* split (see ``PRESETS``); the test split is
+only read for the final numbers. Rows on MovieLens-100k: ContextRec (Transformer, context
+features, item2vec-initialised items), the same without context and with random init (the
+ablation), the GRU variant, and Popularity. On ``--dataset shop``: with context (the past
+events' and the request's), with the past events' context only, without context, and
+without context or text. ``train s`` is everything from building the model to the restored
+best epoch: the item2vec / text-vector pretraining (also shown alone as ``pretrain s``),
+every epoch and its validation ranking; ``peak MB`` is the process's peak resident memory
+so far (``ru_maxrss``), so it only grows down the table. Under ``--no-exclude-seen`` the
+models are also trained without masking the history (they must learn to avoid seen items
+themselves), and the numbers a widely used library reached on the same data and protocol
+(measured on this machine, quoted from the course's issue #6) are added with the ratio of
+their training time to ours.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 
 from llmrec_ref.baselines import Popularity
 from llmrec_ref.bench import markdown_table, peak_memory_mb
-from llmrec_ref.evaluation import full_ranking
+from llmrec_ref.evaluation import full_ranking, paired_bootstrap
 from llmrec_ref.models import ContextRec
 from llmrec_ref.preprocess import preprocess
 from llmrec_ref.split import leave_one_out, next_session_split
@@ -113,14 +116,23 @@ def pretrained_items(kind: str, train, items, n_items: int, d_model: int, seed: 
     raise ValueError(f"init must be 'item2vec' or 'text', got {kind!r}")
 
 
-def _metrics(model, split, exclude_seen: bool, n_boot: int, seed: int) -> dict:
-    res = full_ranking(model, split, exclude_seen=exclude_seen, ks=(10,), n_boot=n_boot, seed=seed)["metrics"]
+def _metrics(model, split, exclude_seen: bool, n_boot: int, seed: int, per_user: dict | None = None) -> dict:
+    """Test NDCG@10 / HR@10 with intervals; the first model's per-user NDCG@10 is kept in
+    ``per_user`` and every later model gets the paired bootstrap difference to it."""
+    res = full_ranking(model, split, exclude_seen=exclude_seen, ks=(10,), n_boot=n_boot, seed=seed)
     out = {}
     for name in ("ndcg@10", "hr@10"):
-        m = res[name]
+        m = res["metrics"][name]
         out[f"test {name}"] = m["mean"]
         if m["low"] is not None:
             out[f"{name} 95% CI"] = f"[{m['low']:.3f}, {m['high']:.3f}]"
+    if per_user is not None:
+        mine = res["per_user"]["ndcg@10"]
+        if not per_user:
+            per_user["first"] = mine
+        else:
+            d = paired_bootstrap(per_user["first"], mine, n_boot=max(n_boot, 1), seed=seed)
+            out["first row minus this, NDCG@10 [95%]"] = f"{d['mean_diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
     return out
 
 
@@ -137,7 +149,7 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
     protocol = protocol or DEFAULT_PROTOCOL.get(dataset, "loo")
     split, items, n_items = load_split(dataset, seed, protocol)
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # pay torch's one-time optimizer imports before timing
-    rows = []
+    rows, first = [], {}
     for name, (preset, init) in PRESETS[dataset].items():
         config = dict(preset, n_items=n_items, seed=seed, verbose=verbose, mask_seen=exclude_seen)
         if epochs is not None:
@@ -150,14 +162,14 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
         model.fit(split.train, split.valid)
         seconds = time.perf_counter() - start
         best = max(model.history_, key=lambda r: r["valid_ndcg@10"])
-        rows.append({"model": name, **_metrics(model, split, exclude_seen, n_boot, seed),
+        rows.append({"model": name, **_metrics(model, split, exclude_seen, n_boot, seed, first),
                      "valid ndcg@10": best["valid_ndcg@10"], "epochs": len(model.history_),
                      "s/epoch": float(np.mean([r["seconds"] for r in model.history_])), "pretrain s": pretrain,
                      "train s": seconds,
                      "peak MB": peak_memory_mb()})
     start = time.perf_counter()
     pop = Popularity(n_items=n_items).fit(split.train)
-    rows.append({"model": "Popularity", **_metrics(pop, split, exclude_seen, n_boot, seed),
+    rows.append({"model": "Popularity", **_metrics(pop, split, exclude_seen, n_boot, seed, first),
                  "train s": time.perf_counter() - start, "peak MB": peak_memory_mb()})
     if dataset == "ml-100k" and not exclude_seen:
         ours = rows[0]["train s"]

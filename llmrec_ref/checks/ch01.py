@@ -28,7 +28,7 @@ def ex1(ns: dict) -> None:
            f"{type(out).__name__}.")
     expect(list(out.columns) == list(df.columns), name,
            "keep every column of the input frame (the split and the features need them).")
-    got = sorted(zip(out["user_id"], out["item_id"]))
+    got = sorted(zip(out["user_id"], out["item_id"], strict=False))
     if got == [(1, 10), (2, 13)]:
         expect(False, name, "a rating equal to the threshold counts as positive: use >=, not >.")
     expect(got == [(1, 10), (1, 11), (2, 13)], name,
@@ -49,7 +49,7 @@ def ex2(ns: dict) -> None:
         "timestamp": range(8),
     })
     out = call(fn, name, df.copy(), 2)
-    got = sorted(zip(out["user_id"], out["item_id"]))
+    got = sorted(zip(out["user_id"], out["item_id"], strict=False))
     truth = [(1, 10), (1, 11), (1, 12), (2, 11), (2, 12), (4, 10), (4, 11)]
     expect(got == truth, name, f"on the first example the 2-core is {truth}; you returned {got}.")
     df2 = pd.DataFrame({
@@ -60,7 +60,7 @@ def ex2(ns: dict) -> None:
     # Then a chain: user 4 has 1 interaction -> removed; item 12 then has 1 -> removed; user 3
     # then has 1 -> removed. The 2-core is users 1, 2 with items 10, 11.
     out2 = call(fn, name, df2.copy(), 2)
-    got2 = sorted(zip(out2["user_id"], out2["item_id"]))
+    got2 = sorted(zip(out2["user_id"], out2["item_id"], strict=False))
     if got2 == [(1, 10), (1, 11), (2, 10), (2, 11), (3, 11), (3, 12)]:
         expect(False, name, "one pass is not enough: removing a user can push an item below k "
                "(and back). Repeat the filter until nothing changes.")
@@ -83,8 +83,8 @@ def ex3(ns: dict) -> None:
     out = call(fn, name, df.copy())
     expect(isinstance(out, tuple) and len(out) == 3, name, "return a tuple (train, valid, test).")
     train, valid, test = out
-    test_pairs = sorted(zip(test["user_id"], test["item_id"]))
-    valid_pairs = sorted(zip(valid["user_id"], valid["item_id"]))
+    test_pairs = sorted(zip(test["user_id"], test["item_id"], strict=False))
+    valid_pairs = sorted(zip(valid["user_id"], valid["item_id"], strict=False))
     if test_pairs == [(1, 13), (2, 14)]:
         expect(False, name, "you took each user's last *row*; sort by timestamp first - the "
                "log is not in time order.")
