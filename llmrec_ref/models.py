@@ -1,24 +1,25 @@
-"""The course's models: ContextRec (embed -> encode -> attend -> decode) and MF trained with BPR.
+"""The course's context-aware model, ContextRec: embed -> encode -> attend -> decode.
 
 Derived in notebooks/05_loss_derivation. Parts before the whole:
 
 1. ``ContextRecConfig``: one dataclass with every size and training setting (CPU-fast defaults).
-2. ``encode_context``: a log's context columns -> small int codes (0 stays padding).
+2. ``_Scorer``: the plumbing every trained model shares (popularity fallback, padding column,
+   ``save``/``load``), also used by ``llmrec_ref.mf.MF``.
 3. ``ContextRec``: item embedding + context embeddings (behaviour, hour, weekday, time gap,
-   device, ...) + the context of the *request* each position answers (when the next event
-   happens, after how long, on which device; never what the user then did) + positions -> a
-   causal Transformer (or a GRU) -> scores of every item for every position through the
-   *tied* item table (the "decoder" is the scoring head), optionally plus a target-attention
-   term in which each candidate item attends over the history. One forward scores all
-   positions of a batch, so an epoch over MovieLens-100k is one pass over 943 sequences.
-   The item table is an ID embedding (``item_repr="id"``), an ID embedding plus a learned
-   projection of fixed item text vectors (``"id+text"``), or the projection alone (``"text"``:
-   items never seen in training can still be scored).
-4. ``MF``: matrix factorisation s_ui = p_u . q_i + b_i trained with BPR (general task).
+   device, ...; coded by ``llmrec_ref.context``) + the context of the *request* each position
+   answers (when the next event happens, after how long, on which device; never what the user
+   then did) + positions -> a causal Transformer (or a GRU) -> scores of every item for every
+   position through the *tied* item table (the "decoder" is the scoring head), optionally
+   plus a target-attention term in which each candidate item attends over the history. One
+   forward scores all positions of a batch, so an epoch over MovieLens-100k is one pass over
+   943 sequences. The item table is an ID embedding (``item_repr="id"``), an ID embedding plus
+   a learned projection of fixed item text vectors (``"id+text"``), or the projection alone
+   (``"text"``: items never seen in training can still be scored).
 
-Both follow the interface of every recommender in the course: ``fit(train, valid=None)``
-and ``score(users, history) -> (len(users), n_items + 1)`` with column 0 = padding (-inf).
-Training itself (epochs, early stopping, checkpoints) lives in ``llmrec_ref.train``.
+``MF`` and ``MFConfig`` (matrix factorisation with BPR, the general-task model) live in
+``llmrec_ref.mf`` and are importable from here too. Every model follows the interface of the
+course: ``fit(train, valid=None)`` and ``score(users, history) -> (len(users), n_items + 1)``
+with column 0 = padding (-inf). Training itself lives in ``llmrec_ref.train``.
 """
 
 from __future__ import annotations
@@ -33,17 +34,28 @@ import torch
 from torch import nn
 
 from llmrec_ref import losses
+from llmrec_ref.context import (
+    AUTO_CATEGORICAL,
+    KNOWN_FEATURES,
+    OUTCOME_FEATURES,
+    encode_context,
+    request_codes,
+)
 from llmrec_ref.encoders import BiRNNEncoder, TransformerEncoder, causal_mask
-from llmrec_ref.preprocess import add_context_features, gap_buckets
 from llmrec_ref.sampling import SequenceDataset
 
-__all__ = ["ContextRecConfig", "MFConfig", "ContextRec", "MF", "encode_context", "KNOWN_FEATURES"]
+__all__ = ["ContextRecConfig", "ContextRec", "MFConfig", "MF", "encode_context", "KNOWN_FEATURES"]  # noqa: F822
 
-# context columns with a fixed vocabulary (codes as stored by SequenceDataset, 0 = padding)
-KNOWN_FEATURES = {"behavior_code": 5, "hour": 25, "weekday": 8, "gap_bucket": 33}
-OUTCOME_FEATURES = ("behavior_code",)  # what the user did: known for past events, never for the request
+
+def __getattr__(name: str):
+    """``models.MF`` / ``models.MFConfig`` from ``llmrec_ref.mf`` (imported lazily: mf imports this module)."""
+    if name in ("MF", "MFConfig"):
+        from llmrec_ref import mf
+
+        return getattr(mf, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 ITEM_REPRS = ("id", "id+text", "text")
-AUTO_CATEGORICAL = ("device",)  # string columns used by default when present
 LOSSES = ("softmax", "sampled_softmax", "bpr", "bce")
 
 
@@ -97,51 +109,6 @@ class ContextRecConfig:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
 
 
-@dataclass
-class MFConfig:
-    """Sizes and training settings of ``MF``; ``n_users``/``n_items`` are filled by ``fit``."""
-
-    n_users: int | None = None
-    n_items: int | None = None
-    d_model: int = 64
-    init_std: float = 0.05
-    n_negatives: int = 16               # negatives per positive, drawn uniformly among the user's unseen items
-    epochs: int = 300                   # an upper bound: early stopping ends ML-100k after about 60
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
-    batch_size: int = 1024
-    patience: int = 10
-    seed: int = 0
-    device: str = "cpu"
-    verbose: bool = True
-
-
-def encode_context(frame: pd.DataFrame, features: list, categories: dict) -> pd.DataFrame:
-    """A copy of ``frame`` whose ``features`` are non-negative int codes.
-
-    ``behavior_code``/``hour``/``weekday``/``gap_bucket`` come from ``add_context_features``
-    (computed from the timestamp and the behaviour when missing); any other feature is
-    categorical: its values (as strings) are looked up in ``categories[name]``, unknown ones
-    get the extra code len(vocabulary). A feature the frame cannot provide (no ``behavior`` or
-    no such column) becomes "unknown", with a warning.
-    """
-    if any(f in KNOWN_FEATURES and f not in frame.columns for f in features):
-        frame = add_context_features(frame)
-    out = {}
-    for name in features:
-        missing = name not in frame.columns
-        if missing:
-            warnings.warn(f"history has no {name!r} column: that context is treated as unknown", stacklevel=3)
-        if name in KNOWN_FEATURES:
-            if missing:  # only behavior_code can be missing here; 0 is its padding code
-                out[name] = np.zeros(len(frame), dtype=np.int64)
-            continue
-        vocab = categories[name]
-        codes = np.full(len(frame), -1) if missing else pd.Index(vocab).get_indexer(frame[name].astype(str))
-        out[name] = np.where(codes < 0, len(vocab), codes).astype(np.int64)
-    return frame.assign(**out)
-
-
 def _popularity(train: pd.DataFrame, n_items: int) -> torch.Tensor:
     return torch.bincount(torch.tensor(train["item_id"].to_numpy(dtype=np.int64)), minlength=n_items + 1).float()
 
@@ -157,7 +124,7 @@ def _check_items(frame: pd.DataFrame, n_items: int) -> None:
 class _Scorer(nn.Module):
     """Plumbing shared by ContextRec and MF: fitted check, popularity fallback, padding column."""
 
-    config: ContextRecConfig | MFConfig
+    config: ContextRecConfig  # or MFConfig (llmrec_ref.mf)
 
     @property
     def n_items(self) -> int | None:
@@ -446,38 +413,6 @@ class ContextRec(_Scorer):
         self.history_ = fit(self, train, valid)
         return self
 
-    def _request_codes(self, chunk: np.ndarray, data: dict, history: pd.DataFrame,
-                       query: pd.DataFrame | None) -> dict[str, torch.Tensor]:
-        """Codes (U,) of each user's request context, stored as in the sequences (+1, 0 = padding).
-
-        From ``query`` (its earliest row per user: ``timestamp`` + context columns such as
-        ``device``; ``hour``/``weekday`` are computed from the timestamp when absent, the gap is
-        measured from the user's last event in ``history``). A user without a query row is
-        assumed to continue where they stopped: the last event's context, a gap of 0 s."""
-        feats = self.request_features
-        codes = {f: data[f][:, -1].clone() for f in feats}  # (U,) the last event's context
-        if "gap_bucket" in codes:
-            codes["gap_bucket"] = (data["item_id"][:, -1] > 0).long()  # gap 0 s -> bucket 0 -> code 1
-        if not feats or query is None or not len(query):
-            return codes
-        if "user_id" not in query.columns or "timestamp" not in query.columns:
-            raise ValueError(f"query needs user_id and timestamp columns (+ context such as device), "
-                             f"got {list(query.columns)}")
-        q = query[query["user_id"].isin(chunk)].sort_values(["user_id", "timestamp"], kind="stable")
-        q = q.drop_duplicates("user_id").drop(columns=["item_id", "behavior", "behavior_code", "gap", "gap_bucket"],
-                                              errors="ignore")
-        if not len(q):
-            return codes
-        q = add_context_features(q.assign(item_id=1))  # hour/weekday from the timestamp unless given
-        last_ts = history.groupby("user_id")["timestamp"].max() if len(history) else pd.Series(dtype="int64")
-        ts = q["timestamp"].to_numpy(dtype=np.int64)
-        q["gap_bucket"] = gap_buckets(ts - q["user_id"].map(last_ts).fillna(pd.Series(ts, index=q.index)).to_numpy())
-        q = encode_context(q, feats, self.config.categories)
-        rows = torch.as_tensor(pd.Index(chunk).get_indexer(q["user_id"]))
-        for f in feats:
-            codes[f][rows] = torch.as_tensor(q[f].to_numpy(dtype=np.int64) + 1)
-        return codes
-
     @torch.no_grad()
     def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
         """Next-item scores (len(users), n_items + 1) from each user's last ``max_len`` events in ``history``.
@@ -503,7 +438,7 @@ class ContextRec(_Scorer):
             else:
                 data = {"item_id": torch.zeros(len(chunk), 1, dtype=torch.long)}
                 data |= {f: torch.zeros(len(chunk), 1, dtype=torch.long) for f in self.config.features}
-            nxt = self._request_codes(chunk, data, history, query)
+            nxt = request_codes(self.request_features, self.config.categories, chunk, data, history, query)
             data |= {"next_" + f: torch.cat([data[f][:, 1:], nxt[f][:, None]], 1) for f in nxt}  # shift by one
             batch = {k: v.to(device) for k, v in data.items()}
             h, x = self.encode(batch["item_id"], batch, table)
@@ -512,86 +447,3 @@ class ContextRec(_Scorer):
             out.append(self._fallback(s, ~key_mask.any(1), "history").cpu())
         self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, self.config.n_items + 1)
-
-
-class MF(_Scorer):
-    """Matrix factorisation s_ui = p_u . q_i + b_i, trained with BPR on (user, item, sampled negative)."""
-
-    def __init__(self, config: MFConfig | None = None, **overrides) -> None:
-        super().__init__()
-        self.config = dataclasses.replace(config or MFConfig(), **overrides)
-        self.built = False
-        if self.config.n_users is not None and self.config.n_items is not None:
-            self._build()
-
-    def _build(self) -> None:
-        c = self.config
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
-            self.user_emb, self.item_emb = nn.Embedding(c.n_users + 1, c.d_model), nn.Embedding(c.n_items + 1, c.d_model)
-            for emb in (self.user_emb, self.item_emb):
-                nn.init.normal_(emb.weight, std=c.init_std)
-        self.item_bias = nn.Parameter(torch.zeros(c.n_items + 1))
-        self.register_buffer("item_counts", torch.zeros(c.n_items + 1))
-        self.built = True
-
-    def prepare(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> None:
-        c = self.config
-        if not self.built:
-            frames = [f for f in (train, valid) if f is not None and len(f)]
-            c.n_users = c.n_users or max(int(f["user_id"].max()) for f in frames)
-            c.n_items = c.n_items or max(int(f["item_id"].max()) for f in frames)
-            self._build()
-        _check_items(train, c.n_items)
-        self.item_counts = _popularity(train, c.n_items).to(self.item_counts.device)
-
-    def train_tensors(self, train: pd.DataFrame) -> dict[str, torch.Tensor]:
-        """One row per training interaction: users (N,), items (N,). Also notes which (user,
-        item) pairs are positives, so that negatives can avoid them."""
-        users = torch.tensor(train["user_id"].to_numpy(dtype=np.int64))
-        items = torch.tensor(train["item_id"].to_numpy(dtype=np.int64))
-        c = self.config
-        self._positive = torch.zeros(c.n_users + 1, c.n_items + 1, dtype=torch.bool, device=self.item_bias.device)
-        self._positive[users.to(self._positive.device), items.to(self._positive.device)] = True  # (U + 1, V)
-        return {"users": users, "items": items}
-
-    def _negatives(self, users: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """(B, n_negatives) items drawn uniformly; draws that are the user's positives are redrawn
-        (up to 10 rounds; on ML-100k, 6% of draws hit a positive, so one round in 10^12 survives)."""
-        c, positive = self.config, getattr(self, "_positive", None)
-        neg = torch.randint(1, c.n_items + 1, (len(users), c.n_negatives), generator=generator).to(users.device)
-        for _ in range(10 if positive is not None else 0):
-            hit = positive[users[:, None], neg]  # (B, N)
-            if not hit.any():
-                break
-            redraw = torch.randint(1, c.n_items + 1, neg.shape, generator=generator).to(users.device)
-            neg = torch.where(hit, redraw, neg)
-        return neg
-
-    def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
-        """BPR over ``n_negatives`` sampled unseen items per (user, positive) pair:
-        mean over pairs and negatives of -log sigma(s_ui - s_uj)."""
-        u, pos = self.user_emb(batch["users"]), batch["items"]  # (B, d), (B,)
-        neg = self._negatives(batch["users"], generator)  # (B, N)
-        s_pos = (u * self.item_emb(pos)).sum(-1) + self.item_bias[pos]  # (B,)
-        s_neg = (u[:, None] * self.item_emb(neg)).sum(-1) + self.item_bias[neg]  # (B, N)
-        return losses.bpr_loss(s_pos, s_neg)
-
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> MF:
-        """Train with BPR (validation NDCG@10 each epoch, early stopping); returns self."""
-        from llmrec_ref.train import fit
-
-        self.history_ = fit(self, train, valid)
-        return self
-
-    @torch.no_grad()
-    def score(self, users, history: pd.DataFrame) -> torch.Tensor:
-        """s_ui for every item: (len(users),) -> (len(users), n_items + 1). ``history`` is not used
-        (the user vector holds it); users unseen in training get popularity, with a warning."""
-        if not self.built:
-            raise ValueError("MF is not fitted: call fit(train) (or MF.load(path)) first")
-        users = torch.as_tensor(np.asarray(users), dtype=torch.long).reshape(-1).to(self.item_bias.device)
-        unknown = (users < 1) | (users > self.config.n_users)
-        u = self.user_emb(users.clamp(0, self.config.n_users))  # (U, d)
-        s = u @ self.item_emb.weight.T + self.item_bias  # (U, V)
-        return self._fallback(s, unknown, "training interactions").cpu()

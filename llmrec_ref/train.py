@@ -115,7 +115,8 @@ def fit(model, train: pd.DataFrame, valid: pd.DataFrame | None = None, *, epochs
 
 # ----------------------------------------------------------------------------- checkpoints
 def _classes() -> dict:
-    from llmrec_ref.models import MF, ContextRec
+    from llmrec_ref.mf import MF
+    from llmrec_ref.models import ContextRec
 
     return {"ContextRec": ContextRec, "MF": MF}
 

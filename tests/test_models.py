@@ -176,3 +176,12 @@ def test_mf_learns_taste_groups_and_keeps_the_interface():
     assert scores[0, 1:16].mean() > scores[0, 16:].mean() and scores[1, 16:].mean() > scores[1, 1:16].mean()
     with pytest.warns(UserWarning, match="popularity"):
         mf.score([500], split.train)
+
+
+def test_mf_lives_in_its_own_module_and_stays_importable_from_models():
+    import llmrec_ref.mf
+    import llmrec_ref.models
+
+    assert llmrec_ref.models.MF is llmrec_ref.mf.MF and llmrec_ref.models.MFConfig is llmrec_ref.mf.MFConfig
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        llmrec_ref.models.Nope  # noqa: B018

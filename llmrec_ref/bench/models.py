@@ -10,7 +10,7 @@ by full ranking with bootstrap 95% intervals (1,000 user resamples). Protocols (
 
 Hyperparameters are chosen on the validation split only (``baselines.ITEMKNN_GRID``,
 ``baselines.EASE_GRID``); the item-item models are listed twice, with the final fit on
-train only and on train + valid. The trained models - MF with BPR (``models.MFConfig``'s
+train only and on train + valid. The trained models - MF with BPR (``mf.MFConfig``'s
 defaults, chosen on validation), and under ``loo`` the sequential ContextRec variants of
 ``bench model`` (Transformer, GRU, and the Transformer whose item table adds a learned
 projection of MiniLM text vectors when the ``[llm]`` extra is installed) - stop early on
@@ -90,7 +90,8 @@ def _models(n_items: int, seed: int) -> list[tuple[str, str, object]]:
 def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int | None, split, items):
     """(name, "train", unfitted model) for MF and, under ``loo``, the ContextRec variants."""
     from llmrec_ref.bench.model import PRESETS, pretrained_items
-    from llmrec_ref.models import MF, ContextRec
+    from llmrec_ref.mf import MF
+    from llmrec_ref.models import ContextRec
 
     extra = {} if epochs is None else {"epochs": epochs}
     out = [("MF-BPR", "train", MF(n_items=n_items, seed=seed, verbose=False, **extra))]
