@@ -45,17 +45,21 @@ def to_implicit(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
 ch01.ex1(globals())
 
 # %% [markdown]
-# ## Exercise 2 · k-core filtering (10 min)
+# ## Exercise 2 · A k-core with two thresholds (15 min)
 #
-# Write `k_core(df, k)` that returns the rows of the largest sub-log in which every user and
-# every item has at least `k` interactions. Hint: removing a user can push an item below `k`.
+# The chapter's k-core asks the same $k$ of users and items. Real pipelines often ask more of
+# one side, e.g. users with at least 5 interactions (so that a history exists) but items with
+# at least 2. Write `k_core(df, k_user, k_item)` that returns the rows of the largest sub-log in
+# which every user has at least `k_user` interactions and every item at least `k_item`.
+# Think first: on the check's log, why does dropping two users with `k_user = 3` end up
+# removing a third one?
 
 # %% tags=["solution"]
-def k_core(df: pd.DataFrame, k: int) -> pd.DataFrame:
+def k_core(df: pd.DataFrame, k_user: int, k_item: int) -> pd.DataFrame:
     while True:
         user_n = df["user_id"].map(df["user_id"].value_counts())
         item_n = df["item_id"].map(df["item_id"].value_counts())
-        keep = (user_n >= k) & (item_n >= k)
+        keep = (user_n >= k_user) & (item_n >= k_item)
         if keep.all():
             return df.reset_index(drop=True)
         df = df[keep]

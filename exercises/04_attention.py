@@ -99,18 +99,24 @@ def fixed_attention(q, k, v):
 ch04.ex3(globals())
 
 # %% [markdown]
-# ## Exercise 4 · Pairwise sigmoid gates (10 min)
+# ## Exercise 4 · Pairwise sigmoid gates over a padded history (15 min)
 #
-# Write `pairwise_gates(h, w, b)` for item vectors `h` (B, T, d), a weight vector `w` (2d,)
-# and a scalar bias `b`, returning the (B, T, T) tensor
-# $a_{ij} = \sigma(w^\top [h_i; h_j] + b)$. Avoid building the (B, T, T, 2d) concatenation:
-# $w^\top [h_i; h_j] = w_{:d} \cdot h_i + w_{d:} \cdot h_j$.
+# Write `pairwise_gates(h, w, b, key_mask)` for item vectors `h` (B, T, d), a weight vector
+# `w` (2d,), a scalar bias `b` and a boolean `key_mask` (B, T) (True = a real item, False =
+# padding), returning the (B, T, T) tensor
+# $a_{ij} = \sigma(w^\top [h_i; h_j] + b)$ for real keys $j$ and exactly 0 for padded ones.
+#
+# Two things to work out, not copy: the chapter's additive attention avoids building the
+# (B, T, T, 2d) tensor of every concatenation $[h_i; h_j]$ — which two (B, T) quantities does
+# $w^\top [h_i; h_j]$ split into? And a sigmoid gate does not renormalise like a softmax: what
+# does that change about how padding must be removed?
 
 # %% tags=["solution"]
-def pairwise_gates(h: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
+def pairwise_gates(h: torch.Tensor, w: torch.Tensor, b: float, key_mask: torch.Tensor) -> torch.Tensor:
     d = h.shape[-1]
-    left, right = h @ w[:d], h @ w[d:]  # (B, T), (B, T)
-    return torch.sigmoid(left[:, :, None] + right[:, None, :] + b)  # (B, T, T)
+    left, right = h @ w[:d], h @ w[d:]  # (B, T) the parts that depend on i and on j
+    gates = torch.sigmoid(left[:, :, None] + right[:, None, :] + b)  # (B, T, T)
+    return gates * key_mask[:, None, :]  # padded keys: exactly 0 (no renormalisation to undo)
 
 
 # %%

@@ -478,8 +478,9 @@ plt.show()
 #
 # ## Exercises
 #
-# `exercises/01_data_preprocessing.ipynb`: implicit feedback, k-core filtering, a leakage-free
-# leave-one-out split and negative sampling, each with a check that explains a wrong answer.
+# `exercises/01_data_preprocessing.ipynb`: implicit feedback, a k-core with separate user and
+# item thresholds, a leakage-free leave-one-out split and negative sampling, each with a check
+# that explains a wrong answer.
 #
 # ## Further reading
 #

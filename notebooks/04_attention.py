@@ -462,7 +462,8 @@ print(f"removing the top-weighted film moves the score more than removing the lo
 # ## Exercises
 #
 # `exercises/04_attention.ipynb`: a padding mask that gives zero weight, splitting and merging
-# heads, fixing an attention function that forgets the scaling, and pairwise sigmoid gates.
+# heads, fixing an attention function that forgets the scaling, and pairwise sigmoid gates
+# over a padded history.
 #
 # ## Further reading
 #

@@ -16,20 +16,28 @@ def to_implicit_strict(df, threshold):
     return df[df["rating"] > threshold].reset_index(drop=True)
 
 
-def k_core(df, k):
+def k_core(df, k_user, k_item):
     while True:
         users = df["user_id"].map(df["user_id"].value_counts())
         items = df["item_id"].map(df["item_id"].value_counts())
-        keep = (users >= k) & (items >= k)
+        keep = (users >= k_user) & (items >= k_item)
         if keep.all():
             return df.reset_index(drop=True)
         df = df[keep]
 
 
-def k_core_one_pass(df, k):
+def k_core_one_pass(df, k_user, k_item):
     users = df["user_id"].map(df["user_id"].value_counts())
     items = df["item_id"].map(df["item_id"].value_counts())
-    return df[(users >= k) & (items >= k)].reset_index(drop=True)
+    return df[(users >= k_user) & (items >= k_item)].reset_index(drop=True)
+
+
+def k_core_swapped(df, k_user, k_item):
+    return k_core(df, k_item, k_user)
+
+
+def k_core_single_k(df, k):
+    return k_core(df, k, k)
 
 
 def leave_one_out(df):
@@ -62,6 +70,8 @@ RIGHT = {
 WRONG = [
     (ch01.ex1, {"to_implicit": to_implicit_strict}, "use >=, not >"),
     (ch01.ex2, {"k_core": k_core_one_pass}, "one pass is not enough"),
+    (ch01.ex2, {"k_core": k_core_swapped}, "thresholds are swapped"),
+    (ch01.ex2, {"k_core": k_core_single_k}, r"three arguments, \(df, k_user, k_item\)"),
     (ch01.ex3, {"leave_one_out": leave_one_out_unsorted}, "sort by timestamp first"),
     (ch01.ex4, {"sample_negatives": sample_negatives_with_padding}, "padding id"),
 ]

@@ -53,18 +53,33 @@ def fixed_attention(q, k, v):
     return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1) @ v
 
 
-def pairwise_gates(h, w, b):
+def pairwise_gates(h, w, b, key_mask):
     d = h.shape[-1]
-    return torch.sigmoid((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b)
+    return torch.sigmoid((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b) * key_mask[:, None, :]
 
 
-def pairwise_gates_concat_swapped(h, w, b):
-    return pairwise_gates(h, w, b).transpose(1, 2)
+def pairwise_gates_unmasked(h, w, b, key_mask):
+    return pairwise_gates(h, w, b, torch.ones_like(key_mask))
 
 
-def pairwise_softmax(h, w, b):
+def pairwise_gates_concat_swapped(h, w, b, key_mask):
     d = h.shape[-1]
-    return torch.softmax((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b, -1)
+    return (torch.sigmoid((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b).transpose(1, 2)
+            * key_mask[:, None, :])
+
+
+def pairwise_gates_mask_rows_too(h, w, b, key_mask):
+    return pairwise_gates(h, w, b, key_mask) * key_mask[:, :, None]
+
+
+def pairwise_softmax(h, w, b, key_mask):
+    d = h.shape[-1]
+    score = (h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b
+    return torch.softmax(score.masked_fill(~key_mask[:, None, :], float("-inf")), -1)
+
+
+def pairwise_gates_no_mask_argument(h, w, b):
+    return pairwise_gates(h, w, b, torch.ones(h.shape[:2], dtype=torch.bool))
 
 
 GOOD = {
@@ -84,7 +99,10 @@ WRONG = [
      "divided by d"),
     ("ex4", {"pairwise_gates": pairwise_softmax}, "not a softmax"),
     ("ex4", {"pairwise_gates": pairwise_gates_concat_swapped}, "first half of w"),
-    ("ex4", {"pairwise_gates": lambda h, w, b: pairwise_gates(h, w, 0.0)}, "bias"),
+    ("ex4", {"pairwise_gates": lambda h, w, b, key_mask: pairwise_gates(h, w, 0.0, key_mask)}, "bias"),
+    ("ex4", {"pairwise_gates": pairwise_gates_unmasked}, "exactly 0"),
+    ("ex4", {"pairwise_gates": pairwise_gates_mask_rows_too}, "not the queries too"),
+    ("ex4", {"pairwise_gates": pairwise_gates_no_mask_argument}, r"four arguments"),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 
@@ -38,37 +40,49 @@ def ex1(ns: dict) -> None:
     passed(name, "ratings >= threshold kept as implicit positives")
 
 
+def _k_core(df: pd.DataFrame, k_user: int, k_item: int, passes: int | None = None) -> list[tuple]:
+    """Reference (user, item) pairs of the (k_user, k_item)-core; ``passes=1`` is the one-pass mistake."""
+    for _ in range(passes or len(df) + 1):
+        users = df["user_id"].map(df["user_id"].value_counts())
+        items = df["item_id"].map(df["item_id"].value_counts())
+        keep = (users >= k_user) & (items >= k_item)
+        if keep.all():
+            break
+        df = df[keep]
+    return sorted(zip(df["user_id"], df["item_id"], strict=True))
+
+
 def ex2(ns: dict) -> None:
-    """``k_core(df, k)`` repeats the filter until every user and item has >= k interactions."""
+    """``k_core(df, k_user, k_item)`` repeats the filter until every user has >= k_user and every
+    item >= k_item interactions."""
     name = "Exercise 2"
     fn = require(ns, "k_core", name, callable)
-    # First a log where one pass suffices: user 3 and item 13 (one interaction each) go.
-    df = pd.DataFrame({
-        "user_id": [1, 1, 1, 2, 2, 3, 4, 4],
-        "item_id": [10, 11, 12, 11, 12, 13, 10, 11],
-        "timestamp": range(8),
-    })
-    out = call(fn, name, df.copy(), 2)
-    got = sorted(zip(out["user_id"], out["item_id"], strict=False))
-    truth = [(1, 10), (1, 11), (1, 12), (2, 11), (2, 12), (4, 10), (4, 11)]
-    expect(got == truth, name, f"on the first example the 2-core is {truth}; you returned {got}.")
-    df2 = pd.DataFrame({
-        "user_id": [1, 1, 2, 2, 3, 3, 4],
-        "item_id": [10, 11, 10, 11, 11, 12, 12],
-        "timestamp": range(7),
-    })
-    # Then a chain: user 4 has 1 interaction -> removed; item 12 then has 1 -> removed; user 3
-    # then has 1 -> removed. The 2-core is users 1, 2 with items 10, 11.
-    out2 = call(fn, name, df2.copy(), 2)
-    got2 = sorted(zip(out2["user_id"], out2["item_id"], strict=False))
-    if got2 == [(1, 10), (1, 11), (2, 10), (2, 11), (3, 11), (3, 12)]:
-        expect(False, name, "one pass is not enough: removing a user can push an item below k "
-               "(and back). Repeat the filter until nothing changes.")
-    expect(got2 == [(1, 10), (1, 11), (2, 10), (2, 11)], name,
-           f"the 2-core of the second example is users 1-2 x items 10-11; you returned {got2}.")
-    out3 = call(fn, name, df2.copy(), 1)
-    expect(len(out3) == len(df2), name, "with k = 1 nothing should be removed.")
-    passed(name, "k-core filtering repeats until stable")
+    try:
+        inspect.signature(fn).bind(None, 1, 1)
+    except TypeError:
+        expect(False, name, "k_core takes three arguments, (df, k_user, k_item): one threshold for the "
+               "users' counts and one for the items'.")
+    # Users 1-3 have 3 interactions, users 4-5 two; items 10-13 have 4, 3, 3, 3.
+    pairs = [(1, 10), (1, 11), (1, 12), (2, 10), (2, 11), (2, 12), (3, 10), (3, 11), (3, 13),
+             (4, 12), (4, 13), (5, 10), (5, 13)]
+    df = pd.DataFrame(pairs, columns=["user_id", "item_id"]).assign(timestamp=range(len(pairs)))
+    out = call(fn, name, df.copy(), 3, 2)
+    expect(isinstance(out, pd.DataFrame) and list(out.columns) == list(df.columns), name,
+           "return a DataFrame with the input's columns (the kept rows).")
+    got = sorted(zip(out["user_id"], out["item_id"], strict=True))
+    if got == _k_core(df, 3, 2, passes=1):
+        expect(False, name, "one pass is not enough: dropping users 4 and 5 leaves item 13 with one "
+               "interaction, dropping it leaves user 3 with two. Repeat the filter until nothing changes.")
+    if got == _k_core(df, 2, 3):
+        expect(False, name, "the thresholds are swapped: k_user applies to each user's number of "
+                            "interactions, k_item to each item's.")
+    truth = _k_core(df, 3, 2)
+    expect(got == truth, name, f"with k_user = 3, k_item = 2 the core is {truth}; you returned {got}.")
+    out2 = call(fn, name, df.copy(), 2, 4)
+    expect(len(out2) == 0, name, "with k_item = 4 only item 10 qualifies at first, and then no user "
+           "keeps two interactions: the core is empty. Keep filtering until nothing changes, even to zero rows.")
+    expect(len(call(fn, name, df.copy(), 1, 1)) == len(df), name, "with k_user = k_item = 1 nothing should be removed.")
+    passed(name, "a (k_user, k_item)-core, filtered until stable")
 
 
 def ex3(ns: dict) -> None:

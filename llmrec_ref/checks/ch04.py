@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import math
 
 import torch
@@ -97,21 +99,37 @@ def ex3(ns: dict) -> None:
 
 
 def ex4(ns: dict) -> None:
-    """``pairwise_gates(h, w, b)`` -> (B, T, T) with a_ij = sigmoid(w . [h_i; h_j] + b)."""
+    """``pairwise_gates(h, w, b, key_mask)`` -> (B, T, T) with a_ij = sigmoid(w . [h_i; h_j] + b),
+    exactly 0 where key j is padding."""
     name = "Exercise 4"
     fn = require(ns, "pairwise_gates", name, callable)
+    try:
+        inspect.signature(fn).bind(None, None, None, None)
+    except TypeError:
+        expect(False, name, "pairwise_gates takes four arguments, (h, w, b, key_mask).")
     g = torch.Generator().manual_seed(2)
     h, w, b = torch.randn(2, 5, 3, generator=g), torch.randn(6, generator=g), 0.3
-    out = call(fn, name, h, w, b)
+    key_mask = torch.tensor([[False, False, True, True, True], [True, True, True, True, True]])
+    h = h * key_mask[..., None]  # padded positions hold zero vectors, as after an embedding with padding_idx
+    out = call(fn, name, h, w, b, key_mask.clone())
     left, right = h @ w[:3], h @ w[3:]  # (B, T) the parts that depend on i and on j
-    truth = torch.sigmoid(left[:, :, None] + right[:, None, :] + b)
+    score = left[:, :, None] + right[:, None, :] + b  # (B, T, T)
+    truth = torch.sigmoid(score) * key_mask[:, None, :]
     expect(isinstance(out, torch.Tensor) and out.shape == (2, 5, 5), name,
            f"return (B, T, T) = (2, 5, 5) gates; got {getattr(out, 'shape', type(out).__name__)}.")
-    expect(not _close(out, torch.softmax(left[:, :, None] + right[:, None, :] + b, -1)), name,
+    expect(not _close(out, torch.sigmoid(score)), name,
+           "padded keys must get a gate of exactly 0: sigmoid(0 + bias) is not 0, so a zero vector is not "
+           "enough. Multiply by the key mask (or fill -inf before the sigmoid).")
+    expect(not _close(out, torch.softmax(score.masked_fill(~key_mask[:, None, :], float("-inf")), -1)), name,
            "these are independent sigmoid gates, not a softmax: each pair gets sigmoid(score); rows need not sum to 1.")
-    expect(not _close(out, truth.transpose(1, 2)), name,
+    expect(not _close(out, truth.transpose(1, 2)) and not _close(out, torch.sigmoid(score).transpose(1, 2)
+                                                                 * key_mask[:, None, :]), name,
            "i is the row (the query): a_ij uses [h_i; h_j], so the first half of w multiplies h_i.")
-    expect(not _close(out, torch.sigmoid(left[:, :, None] + right[:, None, :])), name, "add the bias b.")
+    expect(not _close(out, torch.sigmoid(score - b) * key_mask[:, None, :]), name, "add the bias b.")
+    if _close(out, truth * key_mask[:, :, None]):
+        expect(False, name, "mask the keys (columns j), not the queries too: a padded query row is never "
+               "read, and the task asks for 0 only where the key j is padding.")
     expect(_close(out, truth), name,
-           "values differ from sigmoid(w . [h_i; h_j] + b). Hint: w . [h_i; h_j] = w[:d] . h_i + w[d:] . h_j.")
-    passed(name, "pairwise sigmoid gates a_ij = sigmoid(W_a [h_i; h_j])")
+           "values differ from sigmoid(w . [h_i; h_j] + b) on real keys. Hint: w . [h_i; h_j] = w[:d] . h_i + "
+           "w[d:] . h_j, one (B, T) term per side.")
+    passed(name, "pairwise sigmoid gates a_ij = sigmoid(W_a [h_i; h_j]), padded keys exactly 0")
