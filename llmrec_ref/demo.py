@@ -70,14 +70,10 @@ def train_model(dataset: str, split, items: pd.DataFrame, n_items: int, seed: in
     """ContextRec with the bench preset of ``dataset`` (``llmrec_ref.bench.model.PRESETS``, first
     row: under a minute of training on a 2-core CPU), at most ``epochs`` epochs (default: the
     preset's), fitted on ``split.train`` with early stopping on ``split.valid``."""
-    from llmrec_ref.bench.model import PRESETS, pretrained_items
-    from llmrec_ref.models import ContextRec
+    from llmrec_ref.bench.model import PRESETS, build
 
     preset, init = next(iter(PRESETS[dataset].values()))
-    config = dict(preset, n_items=n_items, seed=seed, verbose=verbose, epochs=epochs or preset["epochs"])
-    model = ContextRec(**config)
-    if init is not None:
-        model.init_item_embeddings(pretrained_items(init, split.train, items, n_items, model.config.d_model, seed))
+    model = build(preset, init, split.train, items, n_items, seed, verbose=verbose, epochs=epochs or preset["epochs"])
     return model.fit(split.train, split.valid)
 
 

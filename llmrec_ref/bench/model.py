@@ -37,7 +37,7 @@ from llmrec_ref.models import ContextRec
 from llmrec_ref.preprocess import preprocess
 from llmrec_ref.split import leave_one_out, next_session_split
 
-__all__ = ["run", "add_arguments", "load_split", "pretrained_items", "PRESETS"]
+__all__ = ["run", "add_arguments", "load_split", "pretrained_items", "build", "PRESETS"]
 
 # Chosen on validation NDCG@10 (seed 0, ML-100k and the shop; the test split never read), see
 # the closing note of notebooks/05_loss_derivation. What mattered, in order: training on every
@@ -120,6 +120,15 @@ def pretrained_items(kind: str, train, items, n_items: int, d_model: int, seed: 
     raise ValueError(f"init must be 'item2vec' or 'text', got {kind!r}")
 
 
+def build(preset: dict, init: str | None, train, items, n_items: int, seed: int = 0, **overrides) -> ContextRec:
+    """An unfitted ContextRec with the settings ``preset`` (+ ``overrides``) whose ID item table
+    starts from ``pretrained_items(init, train, ...)`` when ``init`` ("item2vec", "text") is given."""
+    model = ContextRec(**(dict(preset, n_items=n_items, seed=seed) | overrides))
+    if init is not None:
+        model.init_item_embeddings(pretrained_items(init, train, items, n_items, model.config.d_model, seed))
+    return model
+
+
 def _metrics(model, split, exclude_seen: bool, n_boot: int, seed: int, per_user: dict | None = None) -> dict:
     """Test NDCG@10 / HR@10 with intervals; the first model's per-user values are kept in
     ``per_user`` and every later model gets the paired bootstrap differences to them."""
@@ -156,13 +165,9 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # pay torch's one-time optimizer imports before timing
     rows, first = [], {}
     for name, (preset, init) in PRESETS[dataset].items():
-        config = dict(preset, n_items=n_items, seed=seed, verbose=verbose, mask_seen=exclude_seen)
-        if epochs is not None:
-            config["epochs"] = epochs
         start = time.perf_counter()
-        model = ContextRec(**config)
-        if init is not None:
-            model.init_item_embeddings(pretrained_items(init, split.train, items, n_items, model.config.d_model, seed))
+        model = build(preset, init, split.train, items, n_items, seed, verbose=verbose, mask_seen=exclude_seen,
+                      **({} if epochs is None else {"epochs": epochs}))
         pretrain = time.perf_counter() - start
         model.fit(split.train, split.valid)
         seconds = time.perf_counter() - start

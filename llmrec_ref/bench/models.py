@@ -89,9 +89,8 @@ def _models(n_items: int, seed: int) -> list[tuple[str, str, object]]:
 
 def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int | None, split, items):
     """(name, "train", unfitted model) for MF and, under ``loo``, the ContextRec variants."""
-    from llmrec_ref.bench.model import PRESETS, pretrained_items
+    from llmrec_ref.bench.model import PRESETS, build
     from llmrec_ref.mf import MF
-    from llmrec_ref.models import ContextRec
 
     extra = {} if epochs is None else {"epochs": epochs}
     out = [("MF-BPR", "train", MF(n_items=n_items, seed=seed, verbose=False, **extra))]
@@ -101,10 +100,7 @@ def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int |
     chosen = [presets[0]] + [p for p in presets if "GRU" in p[0]]
     for name, (preset, init) in chosen:
         with timed() as t:
-            model = ContextRec(**(preset | dict(n_items=n_items, seed=seed, verbose=False) | extra))
-            if init is not None:
-                model.init_item_embeddings(pretrained_items(init, split.train, items, n_items, model.config.d_model,
-                                                            seed))
+            model = build(preset, init, split.train, items, n_items, seed, verbose=False, **extra)
         model.pretrain_s_ = t["seconds"]  # item2vec / text vectors: counted in train_s
         out.append((name, "train", model))
     if dataset == "ml-100k":
@@ -115,9 +111,7 @@ def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int |
         with timed() as t:
             vectors = TextEncoder().encode(item_texts(items))  # (n, 384), cached on disk after the first run
             preset, init = presets[0][1]
-            model = ContextRec(**(preset | dict(n_items=n_items, seed=seed, verbose=False, item_repr="id+text")
-                                  | extra))
-            model.init_item_embeddings(pretrained_items(init, split.train, items, n_items, model.config.d_model, seed))
+            model = build(preset, init, split.train, items, n_items, seed, verbose=False, item_repr="id+text", **extra)
             model.set_item_text(torch.cat([torch.zeros(1, vectors.shape[1]), vectors]))
         model.pretrain_s_ = t["seconds"]  # includes encoding the texts (about 9 s when not cached)
         out.append(("ContextRec transformer (context, item2vec init, + MiniLM text projection)", "train", model))
