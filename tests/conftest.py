@@ -1,4 +1,5 @@
-"""Shared fixtures: MovieLens-100k from the cache, or a skip that says how to get it."""
+"""Shared fixtures: MovieLens-100k from the cache, or a skip that says how to get it; the cases
+of the exercise-check contract (``tests/check_contract.py``)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``check_contract``'s tests on the importing module's ``RIGHT`` / ``WRONG`` cases."""
+    if "right_case" in metafunc.fixturenames:
+        right = metafunc.module.RIGHT
+        metafunc.parametrize("right_case", list(right.items()), ids=[c.__name__ for c in right])
+    if "wrong_case" in metafunc.fixturenames:
+        wrong = metafunc.module.WRONG
+        metafunc.parametrize("wrong_case", wrong, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(wrong)])
