@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from llmrec_ref import metrics
+from llmrec_ref import metrics, progress
 from llmrec_ref.evaluation import interaction_matrix
 
 __all__ = ["ColdStartSplit", "cold_start_split", "evaluate_cold_start", "AttributePopularity", "history_weights",
@@ -249,8 +249,6 @@ class TextOnly:
         """With ``learn=True``, train tau, b (and A, B) on pseudo-cold episodes of ``train``."""
         if not self.learn:
             return self
-        from tqdm.auto import tqdm  # imported here: no widget warning in notebooks that never train
-
         self._init_params()  # every fit starts from tau, b = 0 (and the identity projection)
         users = np.unique(train["user_id"].to_numpy())
         W = history_weights(train, users, self.n_items, self.weighting, self.half_life_days)  # (N, n + 1)
@@ -265,7 +263,7 @@ class TextOnly:
             p.requires_grad_(True)
         opt = torch.optim.Adam(self._params(), lr=self.lr, weight_decay=self.weight_decay)
         best, best_state, bad, self.curve_ = -1.0, None, 0, []
-        bar = tqdm(range(self.steps), desc="TextOnly", disable=not self.verbose, leave=False)
+        bar = progress.bar(range(self.steps), "TextOnly", self.verbose)  # a plain range when no one watches
         for step in bar:
             hidden = rest[torch.randperm(len(rest), generator=gen)[:max(1, round(self.frac * len(rest)))]]
             rows = torch.randperm(len(W), generator=gen)[:self.batch_users]
@@ -282,7 +280,8 @@ class TextOnly:
                 with torch.no_grad():
                     ndcg = self._valid_ndcg(W, X[:, val], val)
                 self.curve_.append({"step": step + 1, "loss": loss.item(), "valid_ndcg@10": ndcg})
-                bar.set_postfix(loss=f"{loss.item():.3f}", ndcg=f"{ndcg:.3f}")
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{loss.item():.3f}", ndcg=f"{ndcg:.3f}")
                 if ndcg > best:
                     best, bad, best_state = ndcg, 0, [p.detach().clone() for p in self._params()]
                 else:
@@ -292,6 +291,9 @@ class TextOnly:
         for p, b in zip(self._params(), best_state, strict=True):
             p.requires_grad_(False)
             p.copy_(b)
+        best_step = max(self.curve_, key=lambda r: r["valid_ndcg@10"])["step"]
+        progress.report(f"TextOnly: {self.curve_[-1]['step']} steps, best validation NDCG@10 {best:.4f} "
+                        f"at step {best_step}, tau {float(self.log_tau.exp()):.3f}", self.verbose)
         return self
 
     def _valid_ndcg(self, W: torch.Tensor, truth: torch.Tensor, cand: torch.Tensor) -> float:
