@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-import torch
 
 from llmrec_ref.__main__ import main
 from llmrec_ref.bench import course
@@ -55,11 +54,11 @@ def test_each_notebook_runs_under_pytest_with_its_target_and_the_childs_capabili
     assert all(r["within"] == ("yes" if float(r["seconds"]) < r["target_s"] else "NO") for r in rows)
 
 
-def test_without_the_option_the_environment_decides(monkeypatch):
-    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
-    assert course.child_machine()["capability"] == torch.backends.cpu.get_cpu_capability()
+def test_without_the_option_the_environment_decides_and_the_option_overrides_it(monkeypatch):
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
     assert course.child_machine()["capability"] == "DEFAULT"
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")  # on any CPU, "default" below wins
+    assert course.child_machine("default")["capability"] == "DEFAULT"
 
 
 def test_bad_options_are_clear_errors(tiny_course):
