@@ -11,14 +11,13 @@ here never special-cases a model. The protocol of the course (see DESIGN.md):
   user has in ``history``. Sampled ranking ranks the held-out items against ``n_negatives``
   sampled items the user never interacted with; it inflates numbers and is taught only to
   show that.
-- a model whose ``score`` accepts ``query`` (a context-aware one) is told the *request
+- a model whose ``uses_query`` is True (a context-aware one) is told the *request
   context* of each held-out event: its time and context columns such as the device, never
   its item, rating or behaviour. A real system knows when and where a request comes from.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Sequence
 
 import numpy as np
@@ -27,8 +26,8 @@ import torch
 
 from llmrec_ref import metrics
 
-__all__ = ["interaction_matrix", "infer_n_items", "request_context", "rank_heldout", "full_ranking",
-           "sampled_ranking", "paired_bootstrap"]
+__all__ = ["interaction_matrix", "infer_n_items", "request_context", "rank_heldout", "validation_metrics",
+           "full_ranking", "sampled_ranking", "paired_bootstrap"]
 
 
 def interaction_matrix(frame: pd.DataFrame, users: torch.Tensor, n_items: int) -> torch.Tensor:
@@ -51,9 +50,9 @@ def interaction_matrix(frame: pd.DataFrame, users: torch.Tensor, n_items: int) -
 
 
 def infer_n_items(model: object, *frames: pd.DataFrame, n_items: int | None = None) -> int:
-    """``n_items`` if given, else ``model.n_items`` if set, else the largest item id in ``frames``."""
+    """``n_items`` if given, else the fitted ``model.n_items_``, else the largest item id in ``frames``."""
     if n_items is None:
-        n_items = getattr(model, "n_items", None)
+        n_items = getattr(model, "n_items_", None)
     if n_items is None:
         n_items = max(int(f["item_id"].max()) for f in frames if len(f))
     if isinstance(n_items, bool) or int(n_items) != n_items or n_items <= 0:
@@ -72,9 +71,9 @@ def request_context(heldout: pd.DataFrame) -> pd.DataFrame:
 
 def _score(model: object, users: torch.Tensor, history: pd.DataFrame, n_items: int,
            heldout: pd.DataFrame | None = None) -> torch.Tensor:
-    """``model.score(users, history)``, checked; a model whose ``score`` takes ``query`` also
-    gets the request context of the held-out events (``request_context(heldout)``)."""
-    if heldout is not None and "query" in inspect.signature(model.score).parameters:
+    """``model.score(users, history)``, checked; a model whose ``uses_query`` is True also gets
+    the request context of the held-out events (``query=request_context(heldout)``)."""
+    if heldout is not None and getattr(model, "uses_query", False):
         scores = torch.as_tensor(model.score(users, history, query=request_context(heldout)))
     else:
         scores = torch.as_tensor(model.score(users, history))
@@ -117,6 +116,15 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     result.update(users=users[result.pop("evaluated")], exclude_seen=exclude_seen, n_items=n_items,
                   n_truth_excluded=int((truth & seen).sum()) if exclude_seen else 0)
     return result
+
+
+def validation_metrics(model: object, train: pd.DataFrame, valid: pd.DataFrame,
+                       exclude_seen: bool = True) -> dict[str, float]:
+    """``{"valid_ndcg@10", "valid_hr@10"}``: full ranking of ``valid`` with history = ``train``
+    (its items excluded unless ``exclude_seen`` is False), no bootstrap: what early stopping
+    and hyperparameter searches compare."""
+    res = rank_heldout(model, train, valid, ks=(10,), n_boot=0, exclude_seen=exclude_seen)
+    return {"valid_ndcg@10": res["metrics"]["ndcg@10"]["mean"], "valid_hr@10": res["metrics"]["hr@10"]["mean"]}
 
 
 def full_ranking(model: object, split, n_items: int | None = None, ks: Sequence[int] = (5, 10, 20),

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -82,7 +83,9 @@ def test_demo_is_deterministic(loaded_runs):
 def test_loading_a_model_for_another_catalogue_is_a_clear_error(tmp_path, capsys):
     from llmrec_ref.models import ContextRec
 
-    ContextRec(n_items=30, d_model=8, n_heads=1, n_layers=1, max_len=4, features=[]).save(tmp_path / "small.pt")
+    log = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 3, 4], "timestamp": [1, 2, 3, 4]})
+    small = ContextRec(n_items=30, d_model=8, n_heads=1, n_layers=1, max_len=4, features=[], epochs=1, verbose=False)
+    small.fit(log).save(tmp_path / "small.pt")
     assert main(["demo", "--load", str(tmp_path / "small.pt")]) == 2
     assert "knows 30 items but shop has 10,000" in capsys.readouterr().err
 

@@ -89,8 +89,8 @@ def _models(n_items: int, seed: int) -> list[tuple[str, str, object]]:
 
 def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int | None, split, items):
     """(name, "train", unfitted model) for MF and, under ``loo``, the ContextRec variants."""
-    from llmrec_ref.bench.model import PRESETS, build
     from llmrec_ref.mf import MF
+    from llmrec_ref.recipes import PRESETS, build
 
     extra = {} if epochs is None else {"epochs": epochs}
     out = [("MF-BPR", "train", MF(n_items=n_items, seed=seed, verbose=False, **extra))]
@@ -195,7 +195,7 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
                 model.fit(split.train, split.valid)
             res = full_ranking(model, split, n_items=n_items, ks=(10,), exclude_seen=exclude_seen,
                                protocol=proto, seed=seed)
-            history = getattr(model, "history_", None)  # trained models: one row per epoch
+            history = model.train_log_ if hasattr(model, "config") else None  # trained models: one row per epoch
             if history is not None:
                 c = model.config
                 hyper = f"d={c.d_model}, lr={c.lr:g}, epochs={len(history)} (early stop on valid)"

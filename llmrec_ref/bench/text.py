@@ -156,8 +156,8 @@ WARM = {  # item table of ContextRec on MovieLens-100k: (item_repr, start the ID
 def _contextrec(n_items: int, item_repr: str, V: torch.Tensor, seed: int, epochs: int | None, pca: bool = False,
                 **overrides):
     """ContextRec with bench.model's MovieLens preset and the given item table (V: (n + 1, d_text))."""
-    from llmrec_ref.bench.model import ML
     from llmrec_ref.models import ContextRec
+    from llmrec_ref.recipes import ML
     from llmrec_ref.text import text_init
 
     config = dict(ML, n_items=n_items, seed=seed, verbose=False, item_repr=item_repr) | overrides
@@ -185,8 +185,8 @@ def _pick_epochs(split, V: torch.Tensor, seed: int, grid=(2, 4, 8, 16)) -> tuple
 
 
 def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None) -> list[dict]:
-    from llmrec_ref.bench.model import load_split
     from llmrec_ref.evaluation import full_ranking, paired_bootstrap
+    from llmrec_ref.recipes import load_split
 
     split, _, n_items = load_split("ml-100k", seed)
     V = torch.cat([torch.zeros(1, vectors.shape[1]), vectors])  # (n + 1, d_text), row 0 = padding
@@ -198,7 +198,7 @@ def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None)
         res = full_ranking(model, split, ks=(10,), n_boot=n_boot, seed=seed)
         per_user[name] = res["per_user"]["ndcg@10"]
         m = res["metrics"]
-        note = f"{len(model.history_)} epochs; full ranking, history excluded"
+        note = f"{len(model.train_log_)} epochs; full ranking, history excluded"
         if per_user.keys() - {name}:
             first = next(iter(per_user))
             diff = paired_bootstrap(per_user[name], per_user[first], n_boot=max(n_boot, 1), seed=seed)
