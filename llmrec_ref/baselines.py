@@ -73,7 +73,7 @@ class _Baseline(Recommender):
                 self._fit_from(state)
                 scores = self.score(users, train)[:, 1:]              # (U, I) history = train
                 res = evaluate(scores, truth, seen, ks=(10,), n_boot=0)  # = full_ranking(stage="valid")
-                self.train_log_.append({**self.params_, "valid_ndcg@10": res["metrics"]["ndcg@10"]["mean"]})
+                self.train_log_.append({**self.params_, "valid_ndcg@10": res["ndcg@10"].mean})
             best = max(self.train_log_, key=lambda row: row["valid_ndcg@10"])  # first best wins ties
             self.params_ = {k: best[k] for k in self.params_}
         else:

@@ -80,7 +80,7 @@ def evaluate_cold_start(model: object, split: ColdStartSplit, ks: Sequence[int] 
     Users U = sorted unique ``split.test.user_id``; scores = ``model.score(U, split.train)``
     (U, n_items + 1); every warm item (and padding) is masked, so each user's top-K comes from
     the ``len(split.cold_items)`` cold items; truth = the user's cold items. Returns
-    ``metrics.evaluate``'s dict (means with 95% bootstrap intervals, ``per_user``) plus
+    ``metrics.evaluate``'s ``Result`` (means with 95% bootstrap intervals, ``per_user``) with
     ``users`` and ``n_candidates``. A random scorer reaches Recall@K ~ K / n_candidates.
     """
     n = split.n_items
@@ -94,7 +94,7 @@ def evaluate_cold_start(model: object, split: ColdStartSplit, ks: Sequence[int] 
     truth = interaction_matrix(split.test, users, n)[:, 1:]             # (U, I)
     result = metrics.evaluate(scores[:, 1:], truth, warm.expand(len(users), -1), ks=ks,
                               n_boot=n_boot, seed=seed)
-    result.update(users=users[result.pop("evaluated")], n_candidates=len(split.cold_items))
+    result.users, result.n_candidates = users[result.evaluated], len(split.cold_items)
     return result
 
 
@@ -308,7 +308,7 @@ class TextOnly(Recommender):
         users = truth.sum(1) > 0
         s = self._scores(W[users], cand)                                      # (U', n_val)
         res = metrics.evaluate(s, truth[users].bool(), ks=(10,), n_boot=0)
-        return res["metrics"]["ndcg@10"]["mean"]
+        return res["ndcg@10"].mean
 
     @torch.no_grad()
     def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:

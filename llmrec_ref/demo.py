@@ -117,9 +117,9 @@ def _print_validation(model, split, n_items: int) -> None:
     print(f"{'model':<12} {'NDCG@10':>8} {'HR@10':>8}   95% interval of NDCG@10")
     pop = Popularity(n_items=n_items).fit(split.train)
     for name, m in (("Popularity", pop), ("ContextRec", model)):
-        r = full_ranking(m, split, stage="valid", ks=(10,), n_boot=200)["metrics"]
+        r = full_ranking(m, split, stage="valid", ks=(10,), n_boot=200)
         nd, hr = r["ndcg@10"], r["hr@10"]
-        print(f"{name:<12} {nd['mean']:>8.4f} {hr['mean']:>8.4f}   [{nd['low']:.4f}, {nd['high']:.4f}]")
+        print(f"{name:<12} {nd.mean:>8.4f} {hr.mean:>8.4f}   [{nd.low:.4f}, {nd.high:.4f}]")
 
 
 def _print_top10(model, history: pd.DataFrame, items: pd.DataFrame, user: int, columns: list[str],

@@ -103,7 +103,7 @@ def test_baselines_beat_random_on_structured_log():
     ndcg = {}
     for model in (RandomScorer(n_items=n), Popularity(n_items=n), ItemKNN(k=20, n_items=n), EASE(lam=20.0, n_items=n)):
         model.fit(split.train, split.valid)
-        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["metrics"]["ndcg@10"]["mean"]
+        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["ndcg@10"].mean
     assert ndcg["Popularity"] > ndcg["RandomScorer"] + 0.02
     assert ndcg["ItemKNN"] > ndcg["Popularity"] and ndcg["EASE"] > ndcg["Popularity"]
 
@@ -116,7 +116,7 @@ def test_grid_search_on_valid_and_refit():
     assert model.hyperparameters() == {"lam": best} and model.lam == 400.0  # chosen into params_, setting kept
     for row in model.train_log_:  # each row is the valid NDCG@10 of a model fitted on train only
         again = EASE(lam=row["lam"], n_items=60).fit(split.train)
-        got = full_ranking(again, split, stage="valid", ks=(10,), n_boot=0)["metrics"]["ndcg@10"]["mean"]
+        got = full_ranking(again, split, stage="valid", ks=(10,), n_boot=0)["ndcg@10"].mean
         assert got == pytest.approx(row["valid_ndcg@10"])
     assert torch.allclose(model.B_, EASE(lam=best, n_items=60).fit(split.train).B_)
     refit = EASE(n_items=60, grid={"lam": (1.0, 30.0, 1000.0)}, refit=True).fit(split.train, split.valid)
@@ -154,6 +154,6 @@ def test_baselines_beat_random_on_movielens():
     for model in (RandomScorer(n_items=1682), Popularity(n_items=1682), ItemKNN(k=200, shrink=0.0, n_items=1682),
                   EASE(lam=500.0, n_items=1682)):
         model.fit(split.train, split.valid)
-        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["metrics"]["ndcg@10"]["mean"]
+        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["ndcg@10"].mean
     assert ndcg["RandomScorer"] < 0.02 < 0.1 < ndcg["Popularity"] < ndcg["ItemKNN"] < ndcg["EASE"]
     assert ndcg["ItemKNN"] > 0.25 and ndcg["EASE"] > 0.3

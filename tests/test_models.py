@@ -137,8 +137,8 @@ def test_fit_score_interface_and_beats_popularity():
     assert model.config.features is None  # what the user chose is kept as it was
     scores = model.score([1, 2, 3], split.train)
     assert scores.shape == (3, N_ITEMS + 1) and torch.isinf(scores[:, 0]).all()
-    ours = full_ranking(model, split, n_boot=0)["metrics"]["ndcg@10"]["mean"]
-    pop = full_ranking(Popularity().fit(split.train), split, n_boot=0)["metrics"]["ndcg@10"]["mean"]
+    ours = full_ranking(model, split, n_boot=0)["ndcg@10"].mean
+    pop = full_ranking(Popularity().fit(split.train), split, n_boot=0)["ndcg@10"].mean
     assert ours > 2 * pop and ours > 0.3
     # decoding a list from the trained network: the chain, without repeats or seen items
     listed = greedy_sequence(model.network_, torch.tensor([[0, 0, 5, 6, 7]]), steps=4)

@@ -288,12 +288,12 @@ def test_evaluate_cold_start_ranks_only_cold_items(log):
             return s
 
     res = evaluate_cold_start(Oracle(), split, ks=(10,), n_boot=50)
-    assert res["n_candidates"] == 20 and res["n_users"] == split.test["user_id"].nunique()
-    assert res["metrics"]["hr@10"]["mean"] == 1.0  # warm items never reach the list
+    assert res.n_candidates == 20 and res.n_users == split.test["user_id"].nunique()
+    assert res["hr@10"].mean == 1.0  # warm items never reach the list
     k = min(10, 20)
     truth_sizes = split.test.drop_duplicates(["user_id", "item_id"]).groupby("user_id").size()
     expected = np.mean(np.minimum(truth_sizes.to_numpy(), k) / truth_sizes.to_numpy())
-    assert math.isclose(res["metrics"]["recall@10"]["mean"], expected, rel_tol=1e-6)
+    assert math.isclose(res["recall@10"].mean, expected, rel_tol=1e-6)
 
 
 def test_attribute_popularity_by_hand():

@@ -52,13 +52,13 @@ def _metrics(model, split, exclude_seen: bool, n_boot: int, seed: int, per_user:
     res = full_ranking(model, split, exclude_seen=exclude_seen, ks=(10,), n_boot=n_boot, seed=seed)
     out = {}
     for name in ("ndcg@10", "hr@10"):
-        m = res["metrics"][name]
-        out[f"test {name}"] = m["mean"]
-        if m["low"] is not None:
-            out[f"{name} 95% CI"] = f"[{m['low']:.3f}, {m['high']:.3f}]"
+        m = res[name]
+        out[f"test {name}"] = m.mean
+        if m.low is not None:
+            out[f"{name} 95% CI"] = f"[{m.low:.3f}, {m.high:.3f}]"
     if per_user is not None:
         for name, label in (("ndcg@10", "NDCG@10"), ("hr@10", "HR@10")):
-            mine = res["per_user"][name]
+            mine = res.per_user[name]
             if name not in per_user:
                 per_user[name] = mine
                 continue
@@ -102,7 +102,7 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
         ours = rows[0]["train s"]
         rows += [dict(r, **{"time ratio": r["train s"] / ours}) for r in LIBRARY]
     for row in rows:
-        row["protocol"] = ({"loo": "loo", "session": "next session"}[protocol] + ", full, "
+        row.protocol = ({"loo": "loo", "session": "next session"}[protocol] + ", full, "
                            + ("history excluded" if exclude_seen else "history NOT excluded"))
     return rows
 

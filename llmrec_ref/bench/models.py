@@ -118,9 +118,9 @@ def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int |
     return out
 
 
-def _cell(m: dict) -> str:
-    """'0.123 [0.110, 0.136]': the mean and its bootstrap 95% interval."""
-    return f"{m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+def _cell(m) -> str:
+    """'0.123 [0.110, 0.136]': the mean and its bootstrap 95% interval (``Metric.__str__``)."""
+    return str(m)
 
 
 def evaluation_speed(n_users: int = 943, n_items: int = 1682, repeats: int = 10, seed: int = 0) -> list[dict]:
@@ -204,16 +204,16 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
                 hyper = (hyper + ("" if searched else " (default, no search)")) if hyper else "-"
             row = {"model": name, "protocol": f"{proto} (full{'' if exclude_seen else ', seen kept'})",
                    "fit on": fitted_on, "hyperparameters": hyper}
-            row.update({NAMES[m]: _cell(res["metrics"][m]) for m in HEADLINE})
-            row["coverage@10"] = f"{res['metrics']['coverage@10']['mean']:.3f}"
+            row.update({NAMES[m]: _cell(res[m]) for m in HEADLINE})
+            row["coverage@10"] = f"{res['coverage@10'].mean:.3f}"
             if sampled:
                 samp = sampled_ranking(model, split, n_negatives=sampled, n_items=n_items, ks=(10,), seed=seed)
-                row[f"HR@10 ({sampled} sampled)"] = _cell(samp["metrics"]["hr@10"])
-                row[f"NDCG@10 ({sampled} sampled)"] = _cell(samp["metrics"]["ndcg@10"])
+                row[f"HR@10 ({sampled} sampled)"] = _cell(samp["hr@10"])
+                row[f"NDCG@10 ({sampled} sampled)"] = _cell(samp["ndcg@10"])
             per_epoch = f"{sum(r['seconds'] for r in history) / len(history):.2f}" if history else "n/a"
             row.update({"train_s": f"{search_s + getattr(model, 'pretrain_s_', 0.0) + t['seconds']:.2f}",
                         "fit_s": f"{getattr(model, 'fit_s_', t['seconds']):.2f}",
-                        "s/epoch": per_epoch, "peak MB": f"{peak_memory_mb():.0f}", "users": res["n_users"]})
+                        "s/epoch": per_epoch, "peak MB": f"{peak_memory_mb():.0f}", "users": res.n_users})
             rows.append(row)
             previous = model
     return rows

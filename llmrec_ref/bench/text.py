@@ -34,8 +34,8 @@ from llmrec_ref.bench import markdown_table, peak_memory_mb, timed
 __all__ = ["run", "add_arguments"]
 
 
-def _ci(m: dict) -> str:
-    return "" if m["low"] is None else f"[{m['low']:.3f}, {m['high']:.3f}]"
+def _ci(m) -> str:
+    return "" if m.low is None else f"[{m.low:.3f}, {m.high:.3f}]"
 
 
 def _weights_mb(module: torch.nn.Module) -> float:
@@ -134,10 +134,10 @@ def _cold_start(ml, vectors: dict, seed: int, n_boot: int, contextrec: bool = Tr
     for name, model in models.items():
         with timed() as t:
             model.fit(split.train)
-        m = evaluate_cold_start(model, split, ks=(10,), n_boot=n_boot, seed=seed)["metrics"]
+        m = evaluate_cold_start(model, split, ks=(10,), n_boot=n_boot, seed=seed).metrics
         rows.append({"part": "cold start", "row": name, "seconds": t["seconds"],
-                     "recall@10": m["recall@10"]["mean"], "recall 95% CI": _ci(m["recall@10"]),
-                     "ndcg@10": m["ndcg@10"]["mean"], "ndcg 95% CI": _ci(m["ndcg@10"]),
+                     "recall@10": m["recall@10"].mean, "recall 95% CI": _ci(m["recall@10"]),
+                     "ndcg@10": m["ndcg@10"].mean, "ndcg 95% CI": _ci(m["ndcg@10"]),
                      "note": f"{len(split.cold_items)} cold items, {split.test['user_id'].nunique()} users"})
     by = {r["row"]: r for r in rows}
     for full, int8 in (("text: rating-weighted mean of history", "text: rating-weighted mean, int8 vectors"),
@@ -180,7 +180,7 @@ def _pick_epochs(split, V: torch.Tensor, seed: int, grid=(2, 4, 8, 16)) -> tuple
     tried = {}
     for e in grid:
         model = _contextrec(split.n_items, "text", V, seed, e).fit(inner.train)
-        tried[e] = evaluate_cold_start(model, inner, ks=(10,), n_boot=0)["metrics"]["recall@10"]["mean"]
+        tried[e] = evaluate_cold_start(model, inner, ks=(10,), n_boot=0)["recall@10"].mean
     return max(tried, key=tried.get), tried
 
 
@@ -196,8 +196,8 @@ def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None)
         with timed() as t:
             model.fit(split.train, split.valid)
         res = full_ranking(model, split, ks=(10,), n_boot=n_boot, seed=seed)
-        per_user[name] = res["per_user"]["ndcg@10"]
-        m = res["metrics"]
+        per_user[name] = res.per_user["ndcg@10"]
+        m = res.metrics
         note = f"{len(model.train_log_)} epochs; full ranking, history excluded"
         if per_user.keys() - {name}:
             first = next(iter(per_user))
@@ -205,8 +205,8 @@ def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None)
             note += (f"; NDCG@10 minus ID-only {diff['mean_diff']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}], "
                      f"P(better) {diff['p_a_better']:.2f}")
         rows.append({"part": "warm (loo)", "row": name, "seconds": t["seconds"],
-                     "recall@10": m["recall@10"]["mean"], "recall 95% CI": _ci(m["recall@10"]),
-                     "ndcg@10": m["ndcg@10"]["mean"], "ndcg 95% CI": _ci(m["ndcg@10"]), "note": note})
+                     "recall@10": m["recall@10"].mean, "recall 95% CI": _ci(m["recall@10"]),
+                     "ndcg@10": m["ndcg@10"].mean, "ndcg 95% CI": _ci(m["ndcg@10"]), "note": note})
     return rows
 
 
