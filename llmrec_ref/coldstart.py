@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-from llmrec_ref import metrics
+from llmrec_ref import metrics, progress
 from llmrec_ref.evaluation import interaction_matrix, validation_metrics
 from llmrec_ref.recommender import Recommender, user_tensor
 
@@ -255,8 +255,6 @@ class TextOnly(Recommender):
         self.train_log_ = []
         if not self.learn:
             return self
-        from tqdm.auto import tqdm  # imported here: no widget warning in notebooks that never train
-
         self._init_params()  # every fit starts from tau, b = 0 (and the identity projection)
         users = np.unique(train["user_id"].to_numpy())
         W = history_weights(train, users, self.n_items_, self.weighting, self.half_life_days)  # (N, n + 1)
@@ -272,7 +270,7 @@ class TextOnly(Recommender):
             p.requires_grad_(True)
         opt = torch.optim.Adam(self._params(), lr=self.lr, weight_decay=self.weight_decay)
         best, best_state, bad = -1.0, None, 0
-        bar = tqdm(range(self.steps), desc="TextOnly", disable=not self.verbose, leave=False)
+        bar = progress.bar(range(self.steps), "TextOnly", self.verbose)  # a plain range when no one watches
         for step in bar:
             hidden = rest[torch.randperm(len(rest), generator=gen)[:max(1, round(self.frac * len(rest)))]]
             rows = torch.randperm(len(W), generator=gen)[:self.batch_users]
@@ -292,7 +290,8 @@ class TextOnly(Recommender):
                     else:
                         ndcg = self._valid_ndcg(W, X[:, val], val)
                 self.train_log_.append({"step": step + 1, "loss": loss.item(), "valid_ndcg@10": ndcg})
-                bar.set_postfix(loss=f"{loss.item():.3f}", ndcg=f"{ndcg:.3f}")
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{loss.item():.3f}", ndcg=f"{ndcg:.3f}")
                 if ndcg > best:
                     best, bad, best_state = ndcg, 0, [p.detach().clone() for p in self._params()]
                 else:
@@ -302,6 +301,9 @@ class TextOnly(Recommender):
         for p, b in zip(self._params(), best_state, strict=True):
             p.requires_grad_(False)
             p.copy_(b)
+        best_step = max(self.train_log_, key=lambda r: r["valid_ndcg@10"])["step"]
+        progress.report(f"TextOnly: {self.train_log_[-1]['step']} steps, best validation NDCG@10 {best:.4f} "
+                        f"at step {best_step}, tau {float(self.log_tau_.exp()):.3f}", self.verbose)
         return self
 
     def _valid_ndcg(self, W: torch.Tensor, truth: torch.Tensor, cand: torch.Tensor) -> float:

@@ -37,6 +37,7 @@ from torch import nn
 
 __all__ = [
     "ITEM2VEC_DEFAULTS",
+    "LEE_SETTINGS",
     "TextVector",
     "item2vec",
     "item_sequences",
@@ -55,6 +56,9 @@ __all__ = [
 ITEM2VEC_DEFAULTS: dict[str, Any] = dict(
     vector_size=64, window=50, min_count=1, sample=1e-4, ns_exponent=0.75, negative=5, epochs=10
 )
+# Chapter 02's word2vec settings on gensim's Lee corpus (min_count=2 drops the ~3,200 words
+# seen once, which cannot learn anything from a single context).
+LEE_SETTINGS: dict[str, Any] = dict(vector_size=64, window=5, min_count=2, epochs=10)
 
 # ----------------------------------------------------------------------------- text
 

@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from llmrec_ref.tables import markdown_table
+
 __all__ = ["ExerciseResult", "Grade", "check_names", "chapter_of", "grade_command",
            "grade_notebook", "score_table"]
 
@@ -255,8 +257,6 @@ def grade_notebook(path: str | os.PathLike, timeout: float = 60.0,
 
 def score_table(grade: Grade) -> str:
     """A submission's score as a heading, a markdown table (exercise, result, hint) and notes."""
-    from llmrec_ref.bench import markdown_table
-
     rows = [{"exercise": r.exercise, "result": "passed" if r.passed else "FAILED",
              "hint": r.message.replace("|", "\\|").replace("\n", " ")} for r in grade.exercises]
     lines = [f"## {Path(grade.submission).name} (chapter {grade.chapter}): "

@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +39,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from llmrec_ref import progress
 from llmrec_ref.coldstart import TextOnly  # re-exported: it needs only the vectors
 
 __all__ = ["MINILM_SHA256", "MINILM_REVISION", "TextEncoder", "mean_pool", "verify_model", "item_texts",
@@ -265,18 +267,21 @@ class TextEncoder:
 
     @torch.no_grad()
     def _encode_new(self, texts: list[str]) -> np.ndarray:
-        """Encode in batches sorted by length (less padding), with a progress bar: (n, d) float32."""
-        from tqdm.auto import tqdm
-
+        """Encode in batches sorted by length (less padding): (n, d) float32. When ``verbose``, a
+        progress bar in a terminal or notebook, and one plain line when there are several batches."""
         self._note_truncation(texts)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         starts = range(0, len(texts), self.batch_size)
-        for s in tqdm(starts, desc="encoding", disable=not self.verbose or len(starts) < 2, leave=False):
+        verbose = self.verbose and len(starts) > 1  # one batch: nothing worth reporting
+        start = time.perf_counter()
+        for s in progress.bar(starts, "encoding", verbose):
             idx = order[s:s + self.batch_size]
             v = self.model.encode([texts[i] for i in idx], batch_size=len(idx), convert_to_tensor=True,
                                   show_progress_bar=False)  # (b, d)
             out[idx] = F.normalize(v.float(), dim=-1).cpu().numpy()
+        progress.report(f"encoded {len(texts):,} texts in {time.perf_counter() - start:.1f} s "
+                        f"({'int8' if self.quantize else 'float32'}, {self.name})", verbose)
         return out
 
     def encode(self, texts: Sequence[str] | str) -> torch.Tensor:

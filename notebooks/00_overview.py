@@ -119,7 +119,7 @@ print(session[["behavior", "device", "hour", "title", "price"]].head(5).to_strin
 # every item the user has not trained on, bootstrap 95% intervals):
 
 # %%
-from llmrec_ref.bench import read_table  # noqa: E402 - a markdown table of the results page as rows
+from llmrec_ref.tables import read_table  # noqa: E402 - a markdown table of the results page as rows
 
 results = (ROOT / "docs" / "results.md").read_text()
 baselines = pd.DataFrame(read_table(results, "## Baselines"))

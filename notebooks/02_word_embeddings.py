@@ -241,7 +241,7 @@ print(all(my_tokenize(s) == tokenize(s) for s in samples))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from llmrec_ref.bench.embeddings import LEE_SETTINGS
+from llmrec_ref.embeddings import LEE_SETTINGS
 
 with open(datapath("lee_background.cor"), encoding="utf8") as fh:
     lee = [tokenize(line) for line in fh]
@@ -507,7 +507,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from llmrec_ref.bench.embeddings import FRANCHISES, genre_share, sequel_hits
+from llmrec_ref.embedding_quality import FRANCHISES, genre_share, sequel_hits
 
 genres = {i: set(g) - {"unknown"} for i, g in items["genres"].items()}
 n_ratings = ratings["item_id"].value_counts()

@@ -404,7 +404,7 @@ print(f"NDCG@10 EASE - ItemKNN = {diff['mean_diff']:.4f} [{diff['low']:.4f}, {di
 # user bootstrap as above. Rerun that command to reproduce every number (seed 0).
 
 # %%
-from llmrec_ref.bench import read_table  # noqa: E402
+from llmrec_ref.tables import read_table  # noqa: E402
 
 ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 table = pd.DataFrame(read_table((ROOT / "docs" / "results.md").read_text(), "## Baselines"))

@@ -1,7 +1,10 @@
 """Shared fixtures: MovieLens-100k from the cache, or a skip that says how to get it; the cases
-of the exercise-check contract (``tests/check_contract.py``)."""
+of the exercise-check contract (``tests/check_contract.py``); a line in the terminal summary per
+reason tests were skipped, so a skip is never silent."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import pytest
 import torch
@@ -35,3 +38,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "wrong_case" in metafunc.fixturenames:
         wrong = metafunc.module.WRONG
         metafunc.parametrize("wrong_case", wrong, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(wrong)])
+
+
+def skip_lines(reports) -> list[str]:
+    """One line per distinct skip reason, most frequent first: "20 browser tests skipped: <why>"."""
+    reasons: Counter = Counter()
+    for report in reports:
+        why = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        kind = "browser test" if report.nodeid.startswith("tests/test_site.py") else "test"
+        reasons[kind, why.removeprefix("Skipped: ")] += 1
+    return [f"{n} {kind}{'s' if n > 1 else ''} skipped: {why}" for (kind, why), n in reasons.most_common()]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    lines = skip_lines(terminalreporter.stats.get("skipped", []))
+    if lines:
+        terminalreporter.section("why tests were skipped", sep="-")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -124,7 +124,7 @@ def test_exercises_build_into_the_source_folder_is_refused(tmp_path, capsys):
 def test_read_table_inverts_markdown_table_and_reads_the_results_page():
     from pathlib import Path
 
-    from llmrec_ref.bench import markdown_table, read_table
+    from llmrec_ref.tables import markdown_table, read_table
 
     rows = [{"model": "EASE", "NDCG@10": "0.339 [0.322, 0.356]"}, {"model": "MF-BPR", "NDCG@10": "0.299"}]
     page = "# Results\n\n## Baselines (`bench models`)\n\nsome prose\n\n" + markdown_table(rows) + "\n\n## Next\n"

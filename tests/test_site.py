@@ -3,7 +3,8 @@ headless Chromium: every chapter page loads without console errors, its figures 
 every link from the index resolves. A screenshot of the index is saved as a test artefact
 (its path is printed; set LLMREC_SITE_SCREENSHOT=PATH to also copy it to PATH). Without
 Chromium or selenium the browser tests skip, unless LLMREC_REQUIRE_BROWSER=1 (CI) makes
-them fail."""
+them fail; the test summary says why they skipped (tests/conftest.py). LLMREC_CHROMIUM and
+LLMREC_CHROMEDRIVER point at another browser binary and its driver."""
 
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ from llmrec_ref.site import build_site, chapter_notebooks, render_math, replace_
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = chapter_notebooks(ROOT / "notebooks")
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+# Debian's chromium and chromium-driver by default; LLMREC_CHROMIUM / LLMREC_CHROMEDRIVER point
+# at another Chrome or Chromium binary and its matching chromedriver (README, "Browser tests").
+CHROMIUM = Path(os.environ.get("LLMREC_CHROMIUM") or "/usr/bin/chromium")
+CHROMEDRIVER = Path(os.environ.get("LLMREC_CHROMEDRIVER") or "/usr/bin/chromedriver")
+SEE = "see README, 'Browser tests'"
 
 
 class Links(HTMLParser):
@@ -128,13 +133,14 @@ def skip_or_fail(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        skip_or_fail("needs Debian's chromium and chromium-driver (/usr/bin/chromium, "
-                     "/usr/bin/chromedriver): apt-get install -y chromium chromium-driver")
+    for path, variable in ((CHROMIUM, "LLMREC_CHROMIUM"), (CHROMEDRIVER, "LLMREC_CHROMEDRIVER")):
+        if not path.is_file():
+            skip_or_fail(f"no {path.name} at {path} (apt-get install chromium chromium-driver, or set "
+                         f"{variable}); {SEE}")
     try:
         from selenium import webdriver
     except ImportError:
-        skip_or_fail("needs selenium: pip install selenium (it is in the [dev] extra)")
+        skip_or_fail(f"no selenium (pip install selenium; it is in the [dev] extra); {SEE}")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -194,3 +200,17 @@ def test_index_page_lists_every_chapter_and_is_saved_as_a_screenshot(browser, se
     print(f"\nscreenshot of the site's index: {shot}")
     if os.environ.get("LLMREC_SITE_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["LLMREC_SITE_SCREENSHOT"])
+
+
+def test_a_missing_browser_is_a_skip_whose_reason_the_summary_states(tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "LLMREC_REQUIRE_BROWSER"}
+    env["LLMREC_CHROMIUM"] = str(tmp_path / "no-such-chromium")
+    out = subprocess.run([sys.executable, "-m", "pytest", "tests/test_site.py", "-k", "chapter_page", "-q",
+                          "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:]
+    n = len(CHAPTERS)
+    assert (f"{n} browser tests skipped: no no-such-chromium at {tmp_path / 'no-such-chromium'} "
+            f"(apt-get install chromium chromium-driver, or set LLMREC_CHROMIUM); {SEE}") in out.stdout, out.stdout[-2000:]

@@ -347,3 +347,34 @@ def test_text_only_learns_to_rank_unseen_items():
     s = model.score(users, split.train)[:, torch.as_tensor(split.cold_items)]  # (60, 4)
     top2 = cold_topic[s.topk(2, dim=1).indices]  # (60, 2) topics of each user's top-2 cold items
     assert torch.equal(top2, torch.as_tensor(users % 2)[:, None].expand(-1, 2))  # never seen, still right
+
+
+def _two_topic_log():
+    g = torch.Generator().manual_seed(0)
+    v = F.normalize(torch.randn(21, 8, generator=g) * 0.3 + F.one_hot(torch.arange(21) % 2, 8).float(), dim=1)
+    v[0] = 0
+    rows = [(u, i) for u in range(1, 31) for i in range(1, 21) if i % 2 == u % 2]
+    return v, pd.DataFrame(rows, columns=["user_id", "item_id"]).assign(timestamp=0)
+
+
+def test_text_only_reports_one_plain_line_to_a_log_and_nothing_when_quiet(monkeypatch, capsys):
+    v, log = _two_topic_log()
+    monkeypatch.setenv("LLMREC_PROGRESS", "lines")  # what a file, a pipe or CI gets
+    model = TextOnly(v, steps=20, eval_every=5, seed=0).fit(log)
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and out.startswith(f"TextOnly: {model.train_log_[-1]['step']} steps, best validation")
+    assert "\r" not in out + err and "it/s" not in err  # no bar frames
+    TextOnly(v, steps=20, eval_every=5, seed=0, verbose=False).fit(log)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_encoding_reports_one_plain_line_to_a_log(enc, monkeypatch, capsys):
+    monkeypatch.setenv("LLMREC_PROGRESS", "lines")
+    loud = text.TextEncoder("minilm", cache_dir=False, batch_size=2, verbose=True)
+    loud._model = enc.model  # the loaded model: no second load
+    loud.encode(["one text.", "another text.", "a third text."])  # two batches
+    out, err = capsys.readouterr()
+    assert out.startswith("encoded 3 texts in ") and out.count("\n") == 1
+    assert "\r" not in out + err
+    loud.encode(["a fourth text."])  # one batch: nothing to report
+    assert capsys.readouterr().out == ""

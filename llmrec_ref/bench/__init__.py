@@ -1,8 +1,11 @@
 """Benchmarks behind ``python -m llmrec_ref bench TOPIC``: each topic prints a markdown table.
 
 Every topic module (``data``, ``models``, ``encoders``, ``embeddings``, ...) exposes
-``run(**options) -> list[dict]``; the rows become the printed table. Speed and quality
-targets of the course are measured here, never by timed tests.
+``run(**options) -> list[dict]``; the rows become the printed table (``llmrec_ref.tables``).
+This layer is a leaf: only the command line (``llmrec_ref.__main__``) imports it; what a
+chapter or another module needs from a benchmark (settings, measures, tables) lives in the
+package proper and the benchmarks import it from there. Speed and quality targets of the
+course are measured here, never by timed tests.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import resource
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator
+
+from llmrec_ref.tables import markdown_table, read_table  # re-exported: the topics print with it
 
 __all__ = ["markdown_table", "peak_memory_mb", "read_table", "timed"]
 
@@ -31,42 +36,3 @@ def timed() -> Iterator[dict]:
         yield out
     finally:
         out["seconds"] = time.perf_counter() - start
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
-    return str(value)
-
-
-def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
-    """Render ``rows`` (dicts) as a markdown table; columns default to the first row's keys."""
-    if not rows:
-        return "(no rows)"
-    if columns is None:
-        columns = list(rows[0].keys())
-        for row in rows[1:]:
-            columns += [c for c in row if c not in columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
-    return "\n".join(lines)
-
-
-def read_table(markdown: str, heading: str) -> list[dict]:
-    """The first markdown table after the line that starts with ``heading`` (e.g. a section
-    of ``docs/results.md``), as one dict of strings per row: the inverse of ``markdown_table``."""
-    lines = markdown.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.startswith(heading))
-    except StopIteration:
-        raise ValueError(f"no line starts with {heading!r}; give the section heading, e.g. '## Baselines'") from None
-    table = []
-    for line in lines[start + 1:]:
-        if line.startswith("|"):
-            table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-        elif table:
-            break
-    if len(table) < 2:
-        raise ValueError(f"no markdown table follows {heading!r}")
-    return [dict(zip(table[0], row, strict=True)) for row in table[2:]]

@@ -3,7 +3,8 @@
 Derived in notebooks/02_word_embeddings. The default run times word2vec on gensim's Lee
 corpus (300 news articles) and item2vec on all MovieLens-100k sequences with the chapter's
 settings (target: under 10 s each), then reports the analogy accuracy on gensim's
-``questions-words.txt`` and two measures of what the item vectors learned:
+``questions-words.txt`` and two measures of what the item vectors learned
+(``llmrec_ref.embedding_quality``):
 
 - **genre share@10**: over items with at least 20 ratings, the mean share of their 10
   nearest neighbours that share at least one genre with them (compared with the share
@@ -30,86 +31,25 @@ import numpy as np
 from gensim.models import KeyedVectors
 
 from llmrec_ref.bench import markdown_table, timed
+from llmrec_ref.embedding_quality import (
+    FRANCHISES,
+    SEQUELS,
+    STAR_WARS,
+    genre_share,
+    random_genre_share,
+    sequel_hits,
+    top_k,
+)
 from llmrec_ref.embeddings import (
     ITEM2VEC_DEFAULTS,
+    LEE_SETTINGS,
     item2vec,
     item_sequences,
     tokenize,
     train_word2vec,
 )
 
-__all__ = [
-    "FRANCHISES",
-    "LEE_SETTINGS",
-    "add_arguments",
-    "genre_share",
-    "random_genre_share",
-    "run",
-    "sequel_hits",
-    "sweep",
-    "top_k",
-]
-
-# The chapter's word2vec settings on the Lee corpus (min_count=2 drops the ~3,200 words
-# seen once, which cannot learn anything from a single context).
-LEE_SETTINGS = dict(vector_size=64, window=5, min_count=2, epochs=10)
-
-# Film series in MovieLens-100k (item ids checked against the titles in u.item).
-FRANCHISES: dict[str, tuple[int, ...]] = {
-    "Star Wars": (50, 172, 181),
-    "Godfather": (127, 187),
-    "Indiana Jones": (174, 210),
-    "Alien": (183, 176, 665, 343),
-    "Terminator": (195, 96),
-    "Die Hard": (144, 226, 550),
-    "Batman": (403, 231, 29, 254),
-    "Star Trek": (449, 228, 229, 230, 450, 227, 380, 222),
-    "Three Colors": (60, 61, 59),
-    "Wallace & Gromit": (189, 169, 408, 114),
-    "Jaws": (234, 452, 453),
-    "Free Willy": (78, 35, 457),
-    "Jurassic Park": (82, 252),
-    "Ace Ventura": (67, 364),
-    "Home Alone": (94, 894),
-    "Speed": (568, 1089),
-    "Under Siege": (233, 1228),
-    "Homeward Bound": (140, 1033),
-    "Young Guns": (232, 1188),
-    "Highlander": (431, 1419),
-    "Evil Dead": (201, 184),
-    "The Crow": (68, 743),
-}
-STAR_WARS, SEQUELS = 50, (172, 181)
-
-
-def top_k(kv: KeyedVectors, keys: Sequence, k: int = 10) -> dict:
-    """Each key's ``k`` cosine-nearest other keys, best first: {key: [key, ...]}."""
-    vectors = kv.get_normed_vectors()  # (n, d)
-    rows = np.array([kv.key_to_index[key] for key in keys])
-    sims = vectors[rows] @ vectors.T  # (len(keys), n)
-    sims[np.arange(len(rows)), rows] = -np.inf
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    return {key: [kv.index_to_key[j] for j in row] for key, row in zip(keys, order, strict=True)}
-
-
-def genre_share(kv: KeyedVectors, genres: Mapping[int, set], queries: Sequence[int], k: int = 10) -> float:
-    """Mean over ``queries`` of the share of their top-``k`` neighbours sharing a genre with them."""
-    queries = [q for q in queries if q in kv.key_to_index]
-    neighbours = top_k(kv, queries, k)
-    return float(np.mean([np.mean([bool(genres[q] & genres[n]) for n in neighbours[q]]) for q in queries]))
-
-
-def random_genre_share(genres: Mapping[int, set], queries: Sequence[int]) -> float:
-    """The genre share a random neighbour (another query item, uniformly) would give."""
-    share = [np.mean([bool(genres[q] & genres[o]) for o in queries if o != q]) for q in queries]
-    return float(np.mean(share))
-
-
-def sequel_hits(kv: KeyedVectors, franchises: Mapping[str, Sequence[int]] = FRANCHISES, k: int = 10) -> float:
-    """Share of series members whose top-``k`` neighbours contain another film of the series."""
-    members = [(m, films) for films in franchises.values() for m in films if m in kv.key_to_index]
-    neighbours = top_k(kv, [m for m, _ in members], k)
-    return float(np.mean([any(o in neighbours[m] for o in films if o != m) for m, films in members]))
+__all__ = ["add_arguments", "run", "sweep"]
 
 
 def _movielens(data_dir: str | None = None):
