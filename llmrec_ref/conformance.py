@@ -122,18 +122,13 @@ def check_recommender(make: Callable[[], object], train: pd.DataFrame, valid: pd
 
     # 5b. settings are checked where they are made
     if hasattr(model, "config"):
-        try:
-            type(model)(no_such_setting=1)
-        except ValueError as err:
-            require("no_such_setting" in str(err), f"an unknown setting must be named in the error, got {err}")
-        else:
-            require(False, "an unknown setting must raise ValueError")
-        try:
-            type(model)(epochs=0)
-        except ValueError as err:
-            require("epochs" in str(err), f"a bad setting must be named in the error, got {err}")
-        else:
-            require(False, "epochs=0 must raise ValueError")
+        for bad, named in ((dict(no_such_setting=1), "no_such_setting"), (dict(epochs=0), "epochs")):
+            try:
+                type(model)(**bad)
+            except ValueError as err:
+                require(named in str(err), f"the setting {named!r} must be named in the error, got {err}")
+            else:
+                require(False, f"{bad} must raise ValueError")
         done.append("bad settings raise ValueError naming them")
 
     # 6. save / load
