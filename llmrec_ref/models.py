@@ -104,7 +104,6 @@ class ContextRecConfig:
         self.net_config(n_items=self.n_items or 1, features=(), request_features=(),
                         text_dim=None if self.item_repr == "id" else 1)  # the sizes must make a network
 
-
     def net_config(self, n_items: int, features: tuple, request_features: tuple,
                    text_dim: int | None) -> ContextRecNetConfig:
         """The complete network config for these learned sizes."""
