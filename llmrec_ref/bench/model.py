@@ -102,7 +102,7 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
         ours = rows[0]["train s"]
         rows += [dict(r, **{"time ratio": r["train s"] / ours}) for r in LIBRARY]
     for row in rows:
-        row.protocol = ({"loo": "loo", "session": "next session"}[protocol] + ", full, "
+        row["protocol"] = ({"loo": "loo", "session": "next session"}[protocol] + ", full, "
                            + ("history excluded" if exclude_seen else "history NOT excluded"))
     return rows
 
