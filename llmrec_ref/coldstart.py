@@ -30,7 +30,8 @@ import torch
 from torch.nn import functional as F
 
 from llmrec_ref import metrics, progress
-from llmrec_ref.evaluation import interaction_matrix
+from llmrec_ref.evaluation import interaction_matrix, validation_metrics
+from llmrec_ref.recommender import Recommender, user_tensor
 
 __all__ = ["ColdStartSplit", "cold_start_split", "evaluate_cold_start", "AttributePopularity", "history_weights",
            "TextOnly"]
@@ -79,7 +80,7 @@ def evaluate_cold_start(model: object, split: ColdStartSplit, ks: Sequence[int] 
     Users U = sorted unique ``split.test.user_id``; scores = ``model.score(U, split.train)``
     (U, n_items + 1); every warm item (and padding) is masked, so each user's top-K comes from
     the ``len(split.cold_items)`` cold items; truth = the user's cold items. Returns
-    ``metrics.evaluate``'s dict (means with 95% bootstrap intervals, ``per_user``) plus
+    ``metrics.evaluate``'s ``Result`` (means with 95% bootstrap intervals, ``per_user``) with
     ``users`` and ``n_candidates``. A random scorer reaches Recall@K ~ K / n_candidates.
     """
     n = split.n_items
@@ -93,11 +94,11 @@ def evaluate_cold_start(model: object, split: ColdStartSplit, ks: Sequence[int] 
     truth = interaction_matrix(split.test, users, n)[:, 1:]             # (U, I)
     result = metrics.evaluate(scores[:, 1:], truth, warm.expand(len(users), -1), ks=ks,
                               n_boot=n_boot, seed=seed)
-    result.update(users=users[result.pop("evaluated")], n_candidates=len(split.cold_items))
+    result.users, result.n_candidates = users[result.evaluated], len(split.cold_items)
     return result
 
 
-class AttributePopularity:
+class AttributePopularity(Recommender):
     """Score an item by how popular its attributes are in training (non-personal).
 
     pop(a) = number of training interactions with items that have attribute a;
@@ -111,17 +112,18 @@ class AttributePopularity:
             raise ValueError(f"items needs the columns 'item_id' and {column!r}, got {list(items.columns)}")
         if agg not in ("sum", "mean"):
             raise ValueError(f"agg must be 'sum' or 'mean', got {agg!r}")
-        self.n_items, self.agg = int(items["item_id"].max()), agg
-        exploded = items[["item_id", column]].explode(column).dropna()
-        self.values_ = sorted(exploded[column].astype(str).unique())
-        self.A_ = torch.zeros(self.n_items + 1, len(self.values_))       # (n + 1, n_attr) 0/1 membership
-        cols = pd.Index(self.values_).get_indexer(exploded[column].astype(str))
-        self.A_[torch.tensor(exploded["item_id"].to_numpy(dtype=np.int64)), torch.tensor(cols)] = 1.0
+        self.items, self.column, self.agg = items, column, agg
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "AttributePopularity":
-        """pop = counts @ A over the training interactions (``valid`` is not used)."""
+        """pop = counts @ A over the training interactions (nothing to select: ``valid`` is not used)."""
+        self.n_items_, self.train_log_ = int(self.items["item_id"].max()), []
+        exploded = self.items[["item_id", self.column]].explode(self.column).dropna()
+        self.values_ = sorted(exploded[self.column].astype(str).unique())
+        self.A_ = torch.zeros(self.n_items_ + 1, len(self.values_))      # (n + 1, n_attr) 0/1 membership
+        cols = pd.Index(self.values_).get_indexer(exploded[self.column].astype(str))
+        self.A_[torch.tensor(exploded["item_id"].to_numpy(dtype=np.int64)), torch.tensor(cols)] = 1.0
         counts = torch.bincount(torch.tensor(train["item_id"].to_numpy(dtype=np.int64)),
-                                minlength=self.n_items + 1).float()      # (n + 1,)
+                                minlength=self.n_items_ + 1).float()     # (n + 1,)
         self.pop_ = counts @ self.A_                                      # (n_attr,)
         s = self.A_ @ self.pop_                                          # (n + 1,)
         if self.agg == "mean":
@@ -129,11 +131,10 @@ class AttributePopularity:
         self.item_scores_ = s
         return self
 
-    def score(self, users, history: pd.DataFrame) -> torch.Tensor:
+    def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
         """(U,) -> (U, n_items + 1): the same attribute-popularity row for every user."""
-        if not hasattr(self, "item_scores_"):
-            raise ValueError("AttributePopularity is not fitted: call fit(train) first")
-        n_users = len(np.asarray(users).reshape(-1))
+        self._check_fitted("item_scores_")
+        n_users = len(user_tensor(users))
         s = self.item_scores_.clone()
         s[0] = float("-inf")
         return s.expand(n_users, -1).clone()
@@ -172,7 +173,7 @@ def history_weights(history: pd.DataFrame, users, n_items: int, weighting: str =
     return out
 
 
-class TextOnly:
+class TextOnly(Recommender):
     """Score items from their text vectors alone, so never-seen items can be recommended.
 
     With unit item vectors v_i (row 0 = padding) and history weights w_uj (``history_weights``):
@@ -185,8 +186,9 @@ class TextOnly:
     (+ b . v_i: what makes an item popular, read from its text) and, with ``rank > 0``, a
     projection v -> normalise(v + v A B^T). Training mimics the test: each step hides a random
     ``frac`` of the training items (pseudo-cold), and the user's other items must rank the
-    hidden ones (softmax over the hidden items); early stopping watches NDCG@10 on a fixed
-    set of validation items held out of training the same way (``valid`` is not used).
+    hidden ones (softmax over the hidden items). Early stopping watches NDCG@10 on ``valid``
+    (history = ``train``) when it is given, else on a fixed share ``frac`` of the training
+    items held out of training the same way (pseudo-cold). ``train_log_``: one row per check.
     """
 
     def __init__(self, item_vectors: torch.Tensor, mode: str = "attention", weighting: str = "rating",
@@ -205,35 +207,38 @@ class TextOnly:
                              f"{steps}, {eval_every}, {patience}, {batch_users}, frac={frac}")
         self.V = F.normalize(v, dim=1)                                        # (n + 1, d)
         self.V[0] = 0.0
-        self.n_items = len(v) - 1
         self.mode, self.weighting, self.learn, self.rank = mode, weighting, learn, int(rank)
         self.steps, self.lr, self.weight_decay, self.batch_users = steps, lr, weight_decay, batch_users
         self.frac, self.eval_every, self.patience = frac, eval_every, patience
         self.half_life_days, self.seed, self.verbose, self.tau = half_life_days, seed, verbose, tau
         self._init_params()
 
+    @property
+    def n_items_(self) -> int:
+        return len(self.V) - 1  # fixed by the item vectors
+
     def _init_params(self) -> None:
         d, gen = self.V.shape[1], torch.Generator().manual_seed(self.seed)
-        self.log_tau = torch.tensor(float(np.log(self.tau)))
-        self.bias = torch.zeros(d)                                            # (d,) text bias b
-        self.A = torch.randn(d, self.rank, generator=gen) * 0.01              # (d, r)
-        self.B = torch.zeros(d, self.rank)                                    # (d, r) starts at identity
+        self.log_tau_ = torch.tensor(float(np.log(self.tau)))
+        self.bias_ = torch.zeros(d)                                            # (d,) text bias b
+        self.A_ = torch.randn(d, self.rank, generator=gen) * 0.01              # (d, r)
+        self.B_ = torch.zeros(d, self.rank)                                    # (d, r) starts at identity
 
     def _params(self) -> list[torch.Tensor]:
-        return [self.log_tau, self.bias] + ([self.A, self.B] if self.rank else [])
+        return [self.log_tau_, self.bias_] + ([self.A_, self.B_] if self.rank else [])
 
     def _queries(self) -> torch.Tensor:
         """Projected unit item vectors (n + 1, d)."""
         if not self.rank:
             return self.V
-        q = F.normalize(self.V + (self.V @ self.A) @ self.B.T, dim=1)
+        q = F.normalize(self.V + (self.V @ self.A_) @ self.B_.T, dim=1)
         return q * (torch.arange(len(q)) > 0)[:, None]                       # padding stays 0
 
     def _scores(self, w: torch.Tensor, cand: torch.Tensor | None = None) -> torch.Tensor:
         """History weights (U, n + 1) -> scores (U, C) of the candidates ``cand`` (default: all items)."""
         q = self._queries()
         qc = q if cand is None else q[cand]                                    # (C, d)
-        tau = self.log_tau.exp().clamp(min=0.02)
+        tau = self.log_tau_.exp().clamp(min=0.02)
         total = w.sum(1, keepdim=True)                                        # (U, 1)
         has = total > 0
         if self.mode == "mean":
@@ -243,26 +248,28 @@ class TextOnly:
             s = torch.cat([torch.log(w @ torch.exp((q @ qc[c:c + 2048].T - 1.0) / tau) + 1e-30)
                            for c in range(0, len(qc), 2048)], dim=1)          # (U, C)
             s = torch.where(has, s - torch.log(total.clamp(min=1e-30)), torch.zeros_like(s))
-        return s * has + (qc @ self.bias)[None, :]                            # (U, C)
+        return s * has + (qc @ self.bias_)[None, :]                            # (U, C)
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "TextOnly":
         """With ``learn=True``, train tau, b (and A, B) on pseudo-cold episodes of ``train``."""
+        self.train_log_ = []
         if not self.learn:
             return self
         self._init_params()  # every fit starts from tau, b = 0 (and the identity projection)
         users = np.unique(train["user_id"].to_numpy())
-        W = history_weights(train, users, self.n_items, self.weighting, self.half_life_days)  # (N, n + 1)
+        W = history_weights(train, users, self.n_items_, self.weighting, self.half_life_days)  # (N, n + 1)
         X = (W > 0).float()                                                   # (N, n + 1) targets
         gen = torch.Generator().manual_seed(self.seed)
         items = torch.as_tensor(np.unique(train["item_id"].to_numpy()), dtype=torch.long)
         items = items[torch.randperm(len(items), generator=gen)]
-        n_val = max(1, round(self.frac * len(items)))
+        selecting_on_valid = valid is not None and len(valid) > 0
+        n_val = 0 if selecting_on_valid else max(1, round(self.frac * len(items)))
         val, rest = items[:n_val], items[n_val:]
         W[:, val] = 0.0                                                       # validation items: never seen
         for p in self._params():
             p.requires_grad_(True)
         opt = torch.optim.Adam(self._params(), lr=self.lr, weight_decay=self.weight_decay)
-        best, best_state, bad, self.curve_ = -1.0, None, 0, []
+        best, best_state, bad = -1.0, None, 0
         bar = progress.bar(range(self.steps), "TextOnly", self.verbose)  # a plain range when no one watches
         for step in bar:
             hidden = rest[torch.randperm(len(rest), generator=gen)[:max(1, round(self.frac * len(rest)))]]
@@ -278,8 +285,11 @@ class TextOnly:
             opt.step()
             if (step + 1) % self.eval_every == 0 or step + 1 == self.steps:
                 with torch.no_grad():
-                    ndcg = self._valid_ndcg(W, X[:, val], val)
-                self.curve_.append({"step": step + 1, "loss": loss.item(), "valid_ndcg@10": ndcg})
+                    if selecting_on_valid:
+                        ndcg = validation_metrics(self, train, valid)["valid_ndcg@10"]
+                    else:
+                        ndcg = self._valid_ndcg(W, X[:, val], val)
+                self.train_log_.append({"step": step + 1, "loss": loss.item(), "valid_ndcg@10": ndcg})
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{loss.item():.3f}", ndcg=f"{ndcg:.3f}")
                 if ndcg > best:
@@ -291,22 +301,23 @@ class TextOnly:
         for p, b in zip(self._params(), best_state, strict=True):
             p.requires_grad_(False)
             p.copy_(b)
-        best_step = max(self.curve_, key=lambda r: r["valid_ndcg@10"])["step"]
-        progress.report(f"TextOnly: {self.curve_[-1]['step']} steps, best validation NDCG@10 {best:.4f} "
-                        f"at step {best_step}, tau {float(self.log_tau.exp()):.3f}", self.verbose)
+        best_step = max(self.train_log_, key=lambda r: r["valid_ndcg@10"])["step"]
+        progress.report(f"TextOnly: {self.train_log_[-1]['step']} steps, best validation NDCG@10 {best:.4f} "
+                        f"at step {best_step}, tau {float(self.log_tau_.exp()):.3f}", self.verbose)
         return self
 
     def _valid_ndcg(self, W: torch.Tensor, truth: torch.Tensor, cand: torch.Tensor) -> float:
         users = truth.sum(1) > 0
         s = self._scores(W[users], cand)                                      # (U', n_val)
         res = metrics.evaluate(s, truth[users].bool(), ks=(10,), n_boot=0)
-        return res["metrics"]["ndcg@10"]["mean"]
+        return res["ndcg@10"].mean
 
     @torch.no_grad()
-    def score(self, users, history: pd.DataFrame) -> torch.Tensor:
+    def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
         """(U,) -> (U, n_items + 1) text scores from each user's ``history``; column 0 = -inf.
-        A user with no history gets the text bias b . v_i alone (all zeros before training)."""
-        w = history_weights(history, users, self.n_items, self.weighting, self.half_life_days)  # (U, n + 1)
+        A user with no history gets the text bias b . v_i alone (zero without ``learn``)."""
+        self._check_fitted("train_log_")
+        w = history_weights(history, users, self.n_items_, self.weighting, self.half_life_days)  # (U, n + 1)
         s = self._scores(w)                                                   # (U, n + 1)
         s[:, 0] = float("-inf")
         return s

@@ -70,7 +70,7 @@ def train_model(dataset: str, split, items: pd.DataFrame, n_items: int, seed: in
     """ContextRec with the bench preset of ``dataset`` (``llmrec_ref.bench.model.PRESETS``, first
     row: under a minute of training on a 2-core CPU), at most ``epochs`` epochs (default: the
     preset's), fitted on ``split.train`` with early stopping on ``split.valid``."""
-    from llmrec_ref.bench.model import PRESETS, build
+    from llmrec_ref.recipes import PRESETS, build
 
     preset, init = next(iter(PRESETS[dataset].values()))
     model = build(preset, init, split.train, items, n_items, seed, verbose=verbose, epochs=epochs or preset["epochs"])
@@ -83,8 +83,8 @@ def _get_model(dataset: str, split, items, n_items: int, seed: int, load: str | 
 
     if load is not None:
         model = ContextRec.load(load)
-        if model.n_items != n_items:
-            raise ValueError(f"the model at {load} knows {model.n_items:,} items but {dataset} has {n_items:,}; "
+        if model.n_items_ != n_items:
+            raise ValueError(f"the model at {load} knows {model.n_items_:,} items but {dataset} has {n_items:,}; "
                              f"train one for this data set (drop --load)")
         print(f"== ContextRec loaded from {load}")
     else:
@@ -92,8 +92,8 @@ def _get_model(dataset: str, split, items, n_items: int, seed: int, load: str | 
         print(f"== training ContextRec ({c}) on the training part; early stopping on validation")
         start = time.perf_counter()
         model = train_model(dataset, split, items, n_items, seed, epochs)
-        best = max(model.history_, key=lambda r: r["valid_ndcg@10"])
-        print(f"trained in {time.perf_counter() - start:.1f} s ({len(model.history_)} epochs, "
+        best = max(model.train_log_, key=lambda r: r["valid_ndcg@10"])
+        print(f"trained in {time.perf_counter() - start:.1f} s ({len(model.train_log_)} epochs, "
               f"best epoch {best['epoch']})")
     if save is not None:
         model.save(save)
@@ -103,7 +103,7 @@ def _get_model(dataset: str, split, items, n_items: int, seed: int, load: str | 
 
 def model_config_line(dataset: str) -> str:
     """One line describing the demo's model for ``dataset``."""
-    from llmrec_ref.bench.model import PRESETS
+    from llmrec_ref.recipes import PRESETS
 
     name = next(iter(PRESETS[dataset]))
     return name.replace("ContextRec ", "")
@@ -117,9 +117,9 @@ def _print_validation(model, split, n_items: int) -> None:
     print(f"{'model':<12} {'NDCG@10':>8} {'HR@10':>8}   95% interval of NDCG@10")
     pop = Popularity(n_items=n_items).fit(split.train)
     for name, m in (("Popularity", pop), ("ContextRec", model)):
-        r = full_ranking(m, split, stage="valid", ks=(10,), n_boot=200)["metrics"]
+        r = full_ranking(m, split, stage="valid", ks=(10,), n_boot=200)
         nd, hr = r["ndcg@10"], r["hr@10"]
-        print(f"{name:<12} {nd['mean']:>8.4f} {hr['mean']:>8.4f}   [{nd['low']:.4f}, {nd['high']:.4f}]")
+        print(f"{name:<12} {nd.mean:>8.4f} {hr.mean:>8.4f}   [{nd.low:.4f}, {nd.high:.4f}]")
 
 
 def _print_top10(model, history: pd.DataFrame, items: pd.DataFrame, user: int, columns: list[str],

@@ -11,14 +11,13 @@ here never special-cases a model. The protocol of the course (see DESIGN.md):
   user has in ``history``. Sampled ranking ranks the held-out items against ``n_negatives``
   sampled items the user never interacted with; it inflates numbers and is taught only to
   show that.
-- a model whose ``score`` accepts ``query`` (a context-aware one) is told the *request
+- a model whose ``uses_query`` is True (a context-aware one) is told the *request
   context* of each held-out event: its time and context columns such as the device, never
   its item, rating or behaviour. A real system knows when and where a request comes from.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Sequence
 
 import numpy as np
@@ -27,8 +26,8 @@ import torch
 
 from llmrec_ref import metrics
 
-__all__ = ["interaction_matrix", "infer_n_items", "request_context", "rank_heldout", "full_ranking",
-           "sampled_ranking", "paired_bootstrap"]
+__all__ = ["interaction_matrix", "infer_n_items", "request_context", "rank_heldout", "validation_metrics",
+           "full_ranking", "sampled_ranking", "paired_bootstrap"]
 
 
 def interaction_matrix(frame: pd.DataFrame, users: torch.Tensor, n_items: int) -> torch.Tensor:
@@ -51,9 +50,9 @@ def interaction_matrix(frame: pd.DataFrame, users: torch.Tensor, n_items: int) -
 
 
 def infer_n_items(model: object, *frames: pd.DataFrame, n_items: int | None = None) -> int:
-    """``n_items`` if given, else ``model.n_items`` if set, else the largest item id in ``frames``."""
+    """``n_items`` if given, else the fitted ``model.n_items_``, else the largest item id in ``frames``."""
     if n_items is None:
-        n_items = getattr(model, "n_items", None)
+        n_items = getattr(model, "n_items_", None)
     if n_items is None:
         n_items = max(int(f["item_id"].max()) for f in frames if len(f))
     if isinstance(n_items, bool) or int(n_items) != n_items or n_items <= 0:
@@ -72,9 +71,9 @@ def request_context(heldout: pd.DataFrame) -> pd.DataFrame:
 
 def _score(model: object, users: torch.Tensor, history: pd.DataFrame, n_items: int,
            heldout: pd.DataFrame | None = None) -> torch.Tensor:
-    """``model.score(users, history)``, checked; a model whose ``score`` takes ``query`` also
-    gets the request context of the held-out events (``request_context(heldout)``)."""
-    if heldout is not None and "query" in inspect.signature(model.score).parameters:
+    """``model.score(users, history)``, checked; a model whose ``uses_query`` is True also gets
+    the request context of the held-out events (``query=request_context(heldout)``)."""
+    if heldout is not None and getattr(model, "uses_query", False):
         scores = torch.as_tensor(model.score(users, history, query=request_context(heldout)))
     else:
         scores = torch.as_tensor(model.score(users, history))
@@ -95,12 +94,12 @@ def _stage(split, stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_items: int | None = None,
                  ks: Sequence[int] = (5, 10, 20), exclude_seen: bool = True, n_boot: int = 1000,
-                 seed: int = 0, with_auc: bool = False) -> dict:
+                 seed: int = 0, with_auc: bool = False) -> metrics.Result:
     """Full ranking of every user in ``heldout``: score, mask, then ``metrics.evaluate``.
 
-    Users = sorted unique ``heldout.user_id`` (the order of ``result["users"]`` and of every
-    ``result["per_user"]`` tensor). Scores ``(U, n_items + 1)`` lose the padding column; with
-    ``exclude_seen`` the user's ``history`` items are masked. ``result["n_truth_excluded"]``
+    Users = sorted unique ``heldout.user_id`` (the order of ``result.users`` and of every
+    ``result.per_user`` tensor). Scores ``(U, n_items + 1)`` lose the padding column; with
+    ``exclude_seen`` the user's ``history`` items are masked. ``result.n_truth_excluded``
     counts held-out items that were also in the history (masked, so they can never be hit).
     Novelty uses p_i = (users with i in history + 1) / (users + 1).
     """
@@ -114,24 +113,33 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     popularity = torch.tensor((counts + 1) / (history["user_id"].nunique() + 1))  # (I,)
     result = metrics.evaluate(scores, truth, seen if exclude_seen else None, ks=ks, n_boot=n_boot,
                               seed=seed, popularity=popularity, with_auc=with_auc)
-    result.update(users=users[result.pop("evaluated")], exclude_seen=exclude_seen, n_items=n_items,
-                  n_truth_excluded=int((truth & seen).sum()) if exclude_seen else 0)
+    result.users, result.exclude_seen, result.n_items = users[result.evaluated], exclude_seen, n_items
+    result.n_truth_excluded = int((truth & seen).sum()) if exclude_seen else 0
     return result
+
+
+def validation_metrics(model: object, train: pd.DataFrame, valid: pd.DataFrame,
+                       exclude_seen: bool = True) -> dict[str, float]:
+    """``{"valid_ndcg@10", "valid_hr@10"}``: full ranking of ``valid`` with history = ``train``
+    (its items excluded unless ``exclude_seen`` is False), no bootstrap: what early stopping
+    and hyperparameter searches compare."""
+    res = rank_heldout(model, train, valid, ks=(10,), n_boot=0, exclude_seen=exclude_seen)
+    return {"valid_ndcg@10": res["ndcg@10"].mean, "valid_hr@10": res["hr@10"].mean}
 
 
 def full_ranking(model: object, split, n_items: int | None = None, ks: Sequence[int] = (5, 10, 20),
                  exclude_seen: bool = True, stage: str = "test", protocol: str | None = None,
-                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False) -> dict:
+                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False) -> metrics.Result:
     """Full-ranking evaluation of a fitted ``model`` on ``split`` (``Split(train, valid, test)``).
 
     ``stage="test"``: history = train + valid, truth = test; ``stage="valid"``: history =
     train, truth = valid. Every non-padding item is ranked; ``exclude_seen`` masks the
     user's history items. ``protocol`` ("loo", "random", ...) only labels the result.
-    Returns ``metrics.evaluate``'s dict plus ``users``, ``stage``, ``protocol``, ``ranking``.
+    Returns ``metrics.evaluate``'s ``Result`` with ``users``, ``stage``, ``protocol``, ``ranking`` added.
     """
     history, heldout = _stage(split, stage)
     result = rank_heldout(model, history, heldout, n_items, ks, exclude_seen, n_boot, seed, with_auc)
-    result.update(stage=stage, protocol=protocol, ranking="full")
+    result.stage, result.protocol, result.ranking = stage, protocol, "full"
     return result
 
 
@@ -150,7 +158,7 @@ def _sample_negatives(never: torch.Tensor, weight: torch.Tensor, n: int, gen: to
 
 def sampled_ranking(model: object, split, n_negatives: int = 100, sampler: str = "uniform", seed: int = 0,
                     n_items: int | None = None, ks: Sequence[int] = (5, 10, 20), stage: str = "test",
-                    n_boot: int = 1000, with_auc: bool = False) -> dict:
+                    n_boot: int = 1000, with_auc: bool = False) -> metrics.Result:
     """Rank each user's held-out items against ``n_negatives`` sampled items only.
 
     Negatives are items the user never interacted with in train, valid or test, drawn per
@@ -178,8 +186,8 @@ def sampled_ranking(model: object, split, n_negatives: int = 100, sampler: str =
     candidates = truth | _sample_negatives(never, weight, n_negatives, gen)  # (U, I)
     scores = _score(model, users, history, n_items, heldout)[:, 1:]  # (U, I)
     result = metrics.evaluate(scores, truth, ~candidates, ks=ks, n_boot=n_boot, seed=seed, with_auc=with_auc)
-    result.update(users=users[result.pop("evaluated")], stage=stage, n_items=n_items,
-                  ranking=f"sampled-{sampler}-{n_negatives}")
+    result.users, result.stage, result.n_items = users[result.evaluated], stage, n_items
+    result.ranking = f"sampled-{sampler}-{n_negatives}"
     return result
 
 
@@ -191,7 +199,7 @@ def paired_bootstrap(a_per_user: torch.Tensor, b_per_user: torch.Tensor, n_boot:
     both models, so the per-user correlation cancels out. Returns ``mean_diff``, ``low``,
     ``high`` (2.5% / 97.5% quantiles of the resampled mean difference), ``p_a_better`` (share
     of resamples with mean(a) > mean(b)) and ``n_users``. Inputs: aligned ``(n_users,)``
-    tensors, e.g. ``full_ranking(...)["per_user"]["ndcg@10"]`` of two models on one split.
+    tensors, e.g. ``full_ranking(...).per_user["ndcg@10"]`` of two models on one split.
     """
     a = torch.as_tensor(a_per_user, dtype=torch.float64)
     b = torch.as_tensor(b_per_user, dtype=torch.float64)

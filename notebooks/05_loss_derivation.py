@@ -22,7 +22,8 @@
 # - why a loss that only rewards positives, $-\log\sigma(y^\top\hat y)$, cannot work;
 # - how the pieces of chapters 02-04 become one model: **embed** (items + context) -> **encode**
 #   (causal Transformer or GRU) -> **attend** -> **decode** (scores for every item), trained on all
-#   positions at once;
+#   positions at once - built here in 30 lines, trained with a plain loop you can read, then
+#   matched, weight for weight, by the package's network and training loop;
 # - how to turn scores into a list: top-K, sampling with a temperature, autoregressive decoding
 #   without repeats.
 #
@@ -245,19 +246,177 @@ pd.DataFrame(rows)
 # poor (AUC 0.875), while BCE, BPR and softmax rank all four positives first (AUC 1): they have a
 # term that pushes negatives *down*.
 #
-# ## 6 · The full model: embed → encode → attend → decode
+# ## 6 · The full model, built here: embed → encode → attend → decode
 #
-# `llmrec_ref.models.ContextRec` assembles the earlier chapters:
+# Chapters 02-04 built every piece. Put together, for a user's history $i_1, \dots, i_T$ (the
+# most recent last, padded with 0 on the left to a common length):
 #
-# 1. **embed**: $x_t = E_\text{item}[i_t] + \sum_f E_f[c_{t,f}] + P_t$, the item plus its context
-#    (behaviour, hour, weekday, the time gap since the previous event, device, ...) plus a learned
-#    position counted from the most recent event; item vectors may start from item2vec or text
-#    vectors (chapter 02), rescaled to a small standard deviation;
-# 2. **encode**: a causal Transformer (chapter 03) or a GRU; position $t$ sees events $\le t$;
-# 3. **attend**: self-attention inside the encoder, optionally a target-attention term where each
-#    candidate item attends over the history (chapter 04);
-# 4. **decode**: $s_t(k) = h_t^\top E_\text{item}[k] + b_k$ — the item table is reused as the
-#    output layer (*tied weights*), so the "decoder" scores every item at every position.
+# 1. **embed**: $x_t = e_{i_t} + P_t$, the item's vector from a table $E \in \mathbb R^{(n+1)\times d}$
+#    (row 0 = padding, kept at 0) plus a learned position $P_t$ counted from the most recent event;
+#    padded positions are set to exactly 0;
+# 2. **encode** and **attend**: one pre-norm Transformer block (chapter 03) with *causal*
+#    self-attention (chapter 04): $h_t$ sees $x_1, \dots, x_t$ only, so position $t$ can be trained
+#    to predict $i_{t+1}$ without seeing it;
+# 3. **decode**: $s_t(k) = h_t^\top e_k + b_k$ for every item $k$: the same table $E$ scores the
+#    items (*tied weights*: an item is close to the histories that lead to it), plus a per-item
+#    bias $b$ (popularity); padding gets $-\infty$.
+#
+# Training is the softmax loss of section 4 at **every** position at once: the target of position
+# $t$ is $i_{t+1}$, so one forward pass over a batch of histories gives $T$ training examples per
+# user. The whole model is about 30 lines:
+
+# %%
+from torch import nn
+
+from llmrec_ref.encoders import TransformerEncoder, causal_mask
+
+
+class TinyRec(nn.Module):
+    """Next-item scores at every position: (B, T) item ids -> (B, T, n_items + 1)."""
+
+    def __init__(self, n_items: int, d: int = 64, n_heads: int = 2, max_len: int = 50, dropout: float = 0.2):
+        super().__init__()
+        self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=0)  # E: (n + 1, d), row 0 = padding
+        self.pos_emb = nn.Embedding(max_len, d)  # P: the last row is the most recent event
+        self.encoder = TransformerEncoder(d, n_heads, 1, None, dropout, "gelu", norm_first=True)  # chapter 03
+        self.item_bias = nn.Parameter(torch.zeros(n_items + 1))  # b: (n + 1,)
+        self.drop = nn.Dropout(dropout)
+        for emb in (self.item_emb, self.pos_emb):  # small: tied scores start near log(n) (see below)
+            nn.init.normal_(emb.weight, std=0.02)
+        self.item_emb.weight.data[0] = 0.0
+
+    def forward(self, items: torch.Tensor) -> torch.Tensor:
+        T, real = items.shape[1], items != 0  # (B, T) True at real events
+        x = self.item_emb(items) + self.pos_emb.weight[-T:]  # (B, T, d) embed
+        x = self.drop(x) * real[..., None]  # padded inputs are exactly 0
+        h = self.encoder(x, causal_mask(T), real)  # (B, T, d) encode + attend, causally
+        s = h @ self.item_emb.weight.T + self.item_bias  # (B, T, n + 1) decode with the tied table
+        s[..., 0] = float("-inf")  # never recommend padding
+        return s
+
+
+# %% [markdown]
+# The training rows: each user's last 51 training events, left padded; the input is events 1-50,
+# the target at each position is the next event (0 where there is none, ignored by the loss).
+# `SequenceDataset` is chapter 01's; the split is leave-one-out by time, as everywhere.
+
+# %%
+from llmrec_ref.recipes import load_split
+from llmrec_ref.sampling import SequenceDataset
+
+split, movies, n_movies = load_split("ml-100k")  # preprocessed MovieLens-100k, leave-one-out by time
+seqs = SequenceDataset(split.train, max_len=50, features=[]).data["item_id"]  # (U, 51), left padded
+items, targets = seqs[:, :-1], torch.where(seqs[:, :-1] > 0, seqs[:, 1:], 0)  # (U, 50) each
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("rows:", tuple(items.shape), "| positions with a target:", int((targets > 0).sum()))
+print("user 1, last five inputs :", items[0, -5:].tolist())
+print("user 1, last five targets:", targets[0, -5:].tolist())
+
+# %% [markdown]
+# Now the loop every neural network is trained with: shuffle the rows, and for each batch
+# *forward* (scores), *loss* (softmax over the 1,682 films at every position with a target),
+# *backward* (autograd fills `.grad` with $\partial L/\partial\theta$), *step* (Adam moves
+# $\theta$ against the gradient), *zero* the gradients. The seeds fix the initial weights, the
+# order of the batches and the dropout masks.
+
+# %%
+def train_inline(model: nn.Module, epochs: int, lr: float = 3e-3, batch_size: int = 64, seed: int = 0):
+    """Returns the loss of every batch and each epoch's mean loss per row."""
+    torch.manual_seed(seed)  # dropout draws from torch's global generator
+    gen = torch.Generator().manual_seed(seed)  # the order of the rows
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    batch_losses, epoch_losses = [], []
+    for epoch in range(epochs):
+        model.train()
+        order, total = torch.randperm(len(items), generator=gen), 0.0
+        for i in range(0, len(items), batch_size):
+            idx = order[i:i + batch_size]
+            s = model(items[idx])  # (B, T, n + 1) forward
+            keep = targets[idx] > 0  # (B, T) positions with a target
+            loss = F.cross_entropy(s[keep], targets[idx][keep])  # softmax loss, mean over positions
+            opt.zero_grad()
+            loss.backward()  # backward
+            opt.step()  # step
+            batch_losses.append(loss.item())
+            total += loss.item() * len(idx)
+        epoch_losses.append(total / len(items))
+    return batch_losses, np.array(epoch_losses)
+
+
+torch.manual_seed(0)
+tiny = TinyRec(n_movies)
+start_weights = {k: v.clone() for k, v in tiny.state_dict().items()}
+curve, per_epoch = train_inline(tiny, epochs=3)
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(curve, label="batch loss")
+ax.axhline(np.log(n_movies), ls="--", c="grey", label="log(1,682): a uniform guess")
+ax.set(xlabel="batch", ylabel="softmax loss", title="TinyRec, three epochs on MovieLens-100k")
+ax.legend()
+plt.show()
+
+# %%
+print("mean loss per epoch:", per_epoch.round(3))  # floats: their last digits depend on the CPU
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("starts near log(1,682) = 7.43:", abs(curve[0] - np.log(n_movies)) < 0.1)
+print("falls every epoch:", bool((np.diff(per_epoch) < 0).all()))
+
+# %% [markdown]
+# The package's network, `llmrec_ref.contextrec.ContextRecNet`, is this model grown up: it adds
+# context embeddings (section 6.2), the request context, a GRU alternative, target attention
+# and item tables built from text (chapter 07). Built from a config with none of those, it has
+# exactly TinyRec's parameters, under the same names, so TinyRec's trained weights load into it
+# and both must give the same scores. And the package's training loop, `train.train_loop`, is
+# the loop above with early stopping added: started from the same weights with the same seed, it
+# must retrace the same losses.
+
+# %%
+from llmrec_ref.contextrec import ContextRecNet, ContextRecNetConfig
+from llmrec_ref.train import train_loop
+
+net = ContextRecNet(ContextRecNetConfig(n_items=n_movies, d_model=64, n_heads=2, n_layers=1, max_len=50,
+                                        dropout=0.2))
+net.load_state_dict(tiny.state_dict())  # strict: every name and shape must match
+tiny.eval(), net.eval()
+with torch.no_grad():
+    same_scores = torch.allclose(tiny(items[:100]), net(items[:100]), atol=1e-5)
+
+again = TinyRec(n_movies)
+again.load_state_dict(start_weights)
+
+
+def softmax_loss(batch, generator):
+    keep = batch["targets"] > 0
+    return F.cross_entropy(again(batch["items"])[keep], batch["targets"][keep])
+
+
+log = train_loop(again, {"items": items, "targets": targets}, softmax_loss, epochs=1, lr=3e-3, batch_size=64,
+                 seed=0, verbose=False)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("ContextRecNet with TinyRec's weights gives the same scores:", same_scores)
+print("train_loop retraces the inline loop's first epoch:", np.isclose(log[0]["loss"], per_epoch[0], rtol=1e-5))
+
+# %% [markdown]
+# ### 6.2 · Context, and the estimator around the network
+#
+# `llmrec_ref.models.ContextRec` wraps the network in the course's estimator. It adds **context**
+# to the embedding, $x_t = e_{i_t} + \sum_f E_f[c_{t,f}] + P_t$: the behaviour (browse, cart,
+# purchase), the hour, the weekday and the time gap since the previous event (bucketed), the
+# device; one small table $E_f$ per feature. Its `fit(train, valid)` learns what the data
+# decides - the catalogue size, which context columns exist and their vocabularies - into a
+# *new* network config (`net_config_`), builds a fresh `ContextRecNet`, trains it with
+# `train_loop` on every window of 51 events of every history (not only the last), leaves items
+# a position has already seen out of its softmax (they are never recommended at test time
+# either), and after each epoch measures validation NDCG@10 by full ranking, keeping the best
+# epoch. Its settings are the defaults of `ContextRecConfig`, chosen on the validation split
+# (see the closing note).
 #
 # With `request_context=True` the embedding also carries the context of the **request** each
 # position answers, the event $t+1$ whose item is the target: $x_t \mathrel{+}= \sum_{f \neq
@@ -265,29 +424,20 @@ pd.DataFrame(rows)
 # separate tables $E'_f$, so "the past event was in the evening" and "the user arrives in the
 # evening" are different things). When a user opens the app, the system knows when and on which
 # device, never what they will do, so the behaviour of event $t+1$ is left out. At test time
-# `evaluation` passes each held-out event's request context to models whose `score` accepts a
-# `query` (`evaluation.request_context` drops the item, rating and behaviour).
-#
-# One forward pass over a batch of left-padded histories gives next-item scores at **every**
-# position, so an epoch is one pass over the events, not one sample per prefix: each history is
-# cut into windows of 51 events (every transition is a target once). We train with the full
-# softmax over the 1,682 films; items a position has already seen are left out of its softmax
-# (they are never recommended at test time either). The settings are the defaults of
-# `ContextRecConfig`, chosen on the validation split (see the closing note).
+# `evaluation` passes each held-out event's request context to models whose `uses_query` is
+# True (`evaluation.request_context` drops the item, rating and behaviour).
 
 # %%
-from llmrec_ref.bench.model import load_split
 from llmrec_ref.models import ContextRec
 
-split, movies, n_movies = load_split("ml-100k")
-model = ContextRec(n_items=n_movies, epochs=4, seed=0, verbose=False)
+model = ContextRec(n_items=n_movies, epochs=2, seed=0, verbose=False)
 model.fit(split.train, split.valid)
-history = pd.DataFrame(model.history_)
+history = pd.DataFrame(model.train_log_)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("context features:", model.config.features)
-print("epochs:", len(history), "| parameters:", sum(p.numel() for p in model.parameters()))
+print("context features:", [f for f, _ in model.net_config_.features])
+print("epochs:", len(history), "| parameters:", sum(p.numel() for p in model.network_.parameters()))
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -323,7 +473,7 @@ print(f"  of the others:                                         {(pair.item_id 
 # when it would be known at request time *and* means the same thing there; on the shop, whose
 # timestamps are the moments users act, the request context is on (section 8).
 #
-# Four epochs are only a start (the notebook must run in under a minute). The bench,
+# Two epochs are only a start (the notebook must run in under a minute). The bench,
 # `python -m llmrec_ref bench model`, trains up to 16 epochs with early stopping and starts the
 # item table from item2vec; its numbers are in the closing note below.
 #
@@ -347,9 +497,9 @@ lists = {
     "top-K": top_k(scores, 5, exclude=seen)[0],
     "sample τ=1": sample(scores, 5, 1.0, torch.Generator().manual_seed(0), exclude=seen)[0],
 }
-items = model._dataset(hist, users=[user], train=False).data["item_id"]
-lists["greedy (autoregressive)"] = greedy_sequence(lambda h: model(h), items, steps=5, exclude=seen)[0]
-lists["beam (width 4)"] = beam_sequence(lambda h: model(h), items, steps=5, beam_width=4, exclude=seen)[0]
+last_items = model.inputs([user], hist)["item_id"]  # (1, 50) the user's last 50 films, left padded
+lists["greedy (autoregressive)"] = greedy_sequence(model.network_, last_items, steps=5, exclude=seen)[0]
+lists["beam (width 4)"] = beam_sequence(model.network_, last_items, steps=5, beam_width=4, exclude=seen)[0]
 
 # %%
 pd.DataFrame({name: [title[int(i)] for i in ids] for name, ids in lists.items()})
@@ -388,10 +538,10 @@ session[["behavior", "device", "hour", "title"]].head(4)
 # The model is the demo's: the Transformer with context features, its item table started from
 # text vectors (word2vec on the item descriptions, chapter 02), trained with a sampled softmax
 # (1,000 shared negatives, log-Q corrected: 10,000 items make the full softmax slow on a CPU),
-# here for three epochs only. We condition it on everything the user did up to the Xiaomi favourite.
+# here for two epochs only. We condition it on everything the user did up to the Xiaomi favourite.
 
 # %%
-shop_model = train_model("shop", shop_split, shop.items, len(shop.items), seed=0, epochs=3, verbose=False)
+shop_model = train_model("shop", shop_split, shop.items, len(shop.items), seed=0, epochs=2, verbose=False)
 third = session.iloc[2]
 events = log[log["user_id"] == user]
 so_far = events[events["timestamp"] <= third["timestamp"]]
@@ -416,9 +566,9 @@ shop.items.set_index("item_id").loc[top, ["title", "price", "text"]].assign(
     score=[round(float(scores[0, i]), 2) for i in top], true_rank=[int(true_rank[i]) for i in top])
 
 # %% [markdown]
-# After three epochs the list is phones and watches (a phone's complement in the shop), from the
-# brands around the example, and the phone the user actually put in the cart next (the Google
-# phone M54) is third: the generator's own first choice. The ground truth also
+# After two epochs the list is mostly phones and watches (a phone's complement in the shop), from
+# the brands around the example, and the phone the user actually put in the cart next (the
+# Google phone M54) is third: the generator's own first choice. The ground truth also
 # weighs the user's own brand tastes and the price tier they can afford; the "true rank" column
 # shows how far the model's picks are from it. The bench trains longer (closing note).
 #
@@ -465,8 +615,8 @@ print(pd.DataFrame(rows).to_string(index=False))
 # laptops (the generator expects backpacks and laptops), a Friday evening on a phone to phones and
 # watches (the generator: phones), a Sunday afternoon on a tablet to tablets, cameras and TVs,
 # where the generator still expects mostly phones from this user, who likes them best: after
-# three epochs the model leans more on the arrival than on the person. The bench (closing note) measures the same thing on
-# every user: on the shop's next-session task, the request context lifts test NDCG@10 from
+# two epochs the model leans more on the arrival than on the person. The bench (closing note)
+# measures the same thing on every user: on the shop's next-session task, the request context lifts test NDCG@10 from
 # 0.018 to 0.027, and past events' context alone does not.
 #
 # ## Summary

@@ -55,6 +55,7 @@ from llmrec_ref.coldstart import (
     cold_start_split,
     evaluate_cold_start,
 )
+from llmrec_ref.contextrec import ContextRecNet, ContextRecNetConfig
 from llmrec_ref.datasets import load_movielens_100k, make_synthetic_shop
 from llmrec_ref.models import ContextRec
 from llmrec_ref.shop import true_scores
@@ -230,16 +231,20 @@ print("no cold item in training:", not split.train["item_id"].isin(split.cold_it
 
 # %%
 class RandomTies:
-    """Adds tiny noise so that equal scores are ordered at random."""
+    """Adds tiny noise so that equal scores are ordered at random (the course's model contract:
+    fit returns self, score takes the request too, uses_query says whether it reads it)."""
+
+    uses_query = False
 
     def __init__(self, model):
         self.model = model
 
     def fit(self, train, valid=None):
-        self.model.fit(train)
+        self.model.fit(train, valid)
+        self.n_items_ = self.model.n_items_
         return self
 
-    def score(self, users, history):
+    def score(self, users, history, query=None):
         s = self.model.score(users, history)
         return s + 1e-6 * torch.rand(s.shape, generator=torch.Generator().manual_seed(0))
 
@@ -255,22 +260,22 @@ scorers = {
 }
 cold = {}
 for name, model in scorers.items():
-    cold[name] = evaluate_cold_start(model.fit(split.train), split, ks=(10,), n_boot=500)["metrics"]
-table = pd.DataFrame({name: {k: m[k]["mean"] for k in ("recall@10", "ndcg@10")} for name, m in cold.items()}).T
+    cold[name] = evaluate_cold_start(model.fit(split.train), split, ks=(10,), n_boot=500).metrics
+table = pd.DataFrame({name: {k: m[k].mean for k in ("recall@10", "ndcg@10")} for name, m in cold.items()}).T
 print(table.round(3))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("random Recall@10 ~ 10/168:", abs(cold["random"]["recall@10"]["mean"] - 10 / 168) < 0.01)
-print("text (mean) beats genre popularity:", cold["text: mean profile"]["recall@10"]["low"] > cold["genre popularity"]["recall@10"]["high"])
-print("learned text reaches Recall@10 >= 0.28:", cold["text: learned"]["recall@10"]["mean"] >= 0.28)
+print("random Recall@10 ~ 10/168:", abs(cold["random"]["recall@10"].mean - 10 / 168) < 0.01)
+print("text (mean) beats genre popularity:", cold["text: mean profile"]["recall@10"].low > cold["genre popularity"]["recall@10"].high)
+print("learned text reaches Recall@10 >= 0.28:", cold["text: learned"]["recall@10"].mean >= 0.28)
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
 names = list(cold)
 for j, metric in enumerate(("recall@10", "ndcg@10")):
-    mean = np.array([cold[n][metric]["mean"] for n in names])
-    err = np.array([[cold[n][metric]["mean"] - cold[n][metric]["low"], cold[n][metric]["high"] - cold[n][metric]["mean"]]
+    mean = np.array([cold[n][metric].mean for n in names])
+    err = np.array([[cold[n][metric].mean - cold[n][metric].low, cold[n][metric].high - cold[n][metric].mean]
                     for n in names]).T
     ax.barh(np.arange(len(names)) + 0.4 * j, mean, 0.4, xerr=err, label=metric)
 ax.set_yticks(np.arange(len(names)) + 0.2, names)
@@ -303,16 +308,19 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 init = text_init(V, 64)  # (n_items + 1, 64): the top 64 principal axes of the text vectors
 print(tuple(init.shape), "| padding row zero:", bool((init[0] == 0).all()))
-fused = ContextRec(n_items=len(ml.items), features=[], item_repr="id+text", seed=0)
-fused.set_item_text(V)  # (n_items + 1, 384), row 0 = padding
+torch.manual_seed(0)
+fused = ContextRecNet(ContextRecNetConfig(n_items=len(ml.items), item_repr="id+text", text_dim=V.shape[1]))
+fused.item_text.copy_(V)  # (n_items + 1, 384), row 0 = padding: a fixed buffer, saved, never trained
 E_id, P = fused.item_emb.weight, fused.text_proj.weight  # (n + 1, 64), (64, 384)
 print("fused table = E + V P^T:", torch.allclose(fused.item_table(), E_id + V @ P.T, atol=1e-6))
-text_only = ContextRec(n_items=len(ml.items), features=[], item_repr="text", seed=0)
-text_only.set_item_text(V)
+text_only = ContextRecNet(ContextRecNetConfig(n_items=len(ml.items), item_repr="text", text_dim=V.shape[1]))
 print("text only: ID table", text_only.item_emb, "| item bias", text_only.item_bias,
       "| parameters of the item table:", P.numel())
 
 # %% [markdown]
+# The estimator builds these networks itself: `ContextRec(item_repr="id+text").set_item_text(V)`
+# keeps the vectors and puts them into every network that `fit` builds.
+#
 # The text-only table can rank the cold films of section 5. Train it on the cold-start split's
 # training log (the cold films never appear there) and rank the 168 cold films, as the scorers
 # above did. Two epochs: `bench text` chose them on *pseudo-cold* films (another 10 % of the
@@ -323,10 +331,9 @@ print("text only: ID table", text_only.item_emb, "| item bias", text_only.item_b
 text_only = ContextRec(n_items=split.n_items, item_repr="text", epochs=2, seed=0, verbose=False)
 text_only.set_item_text(V)
 text_only.fit(split.train)
-cold["ContextRec, text-only table"] = evaluate_cold_start(text_only, split, ks=(10,), n_boot=500)["metrics"]
+cold["ContextRec, text-only table"] = evaluate_cold_start(text_only, split, ks=(10,), n_boot=500).metrics
 for name in ("genre popularity", "text: learned", "ContextRec, text-only table"):
-    m = cold[name]["recall@10"]
-    print(f"{name:28s} Recall@10 {m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]")
+    print(f"{name:28s} Recall@10 {cold[name]['recall@10']}")  # Metric: mean [95% interval]
 
 # %% [markdown]
 # A sequence model whose items are nothing but projected text does rank films nobody has rated,
@@ -458,10 +465,10 @@ print("int8 vectors point the same way (cosine > 0.9 for every text):", bool((ag
 
 # %%
 V8 = item_vectors(TextEncoder("minilm", quantize=True, verbose=False), ml.items)  # cached separately
-res8 = evaluate_cold_start(TextOnly(V8, mode="mean", learn=False), split, ks=(10,), n_boot=0)["metrics"]
-change = res8["ndcg@10"]["mean"] - cold["text: mean profile"]["ndcg@10"]["mean"]
-print(f"cold-start NDCG@10 (mean profile): float32 {cold['text: mean profile']['ndcg@10']['mean']:.4f} -> "
-      f"int8 {res8['ndcg@10']['mean']:.4f} ({change:+.4f})")
+res8 = evaluate_cold_start(TextOnly(V8, mode="mean", learn=False).fit(split.train), split, ks=(10,), n_boot=0).metrics
+change = res8["ndcg@10"].mean - cold["text: mean profile"]["ndcg@10"].mean
+print(f"cold-start NDCG@10 (mean profile): float32 {cold['text: mean profile']['ndcg@10'].mean:.4f} -> "
+      f"int8 {res8['ndcg@10'].mean:.4f} ({change:+.4f})")
 print(f"quantized engine {torch.backends.quantized.engine!r}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
 
 # %% [markdown]

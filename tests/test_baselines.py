@@ -35,7 +35,7 @@ def test_ease_matches_numpy_formula():
     p = np.linalg.inv(X.T @ X + lam * np.eye(8))
     b = np.eye(8) - p @ np.diag(1 / np.diag(p))
     model = EASE(lam=lam).fit(_log(X))
-    assert model.n_items == 8
+    assert model.n_items_ == 8 and model.n_items is None  # learned, the setting untouched
     assert np.allclose(model.B_.numpy(), b, atol=1e-5) and np.allclose(np.diag(b), 0.0)
     scores = model.score([1, 5, 12], _log(X))
     assert scores.shape == (3, 9) and scores.dtype == torch.float32
@@ -103,7 +103,7 @@ def test_baselines_beat_random_on_structured_log():
     ndcg = {}
     for model in (RandomScorer(n_items=n), Popularity(n_items=n), ItemKNN(k=20, n_items=n), EASE(lam=20.0, n_items=n)):
         model.fit(split.train, split.valid)
-        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["metrics"]["ndcg@10"]["mean"]
+        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["ndcg@10"].mean
     assert ndcg["Popularity"] > ndcg["RandomScorer"] + 0.02
     assert ndcg["ItemKNN"] > ndcg["Popularity"] and ndcg["EASE"] > ndcg["Popularity"]
 
@@ -111,19 +111,19 @@ def test_baselines_beat_random_on_structured_log():
 def test_grid_search_on_valid_and_refit():
     split = _split(_clustered_log())
     model = EASE(n_items=60, grid={"lam": (1.0, 30.0, 1000.0)}, refit=False).fit(split.train, split.valid)
-    assert [row["lam"] for row in model.search_] == [1.0, 30.0, 1000.0]
-    best = max(model.search_, key=lambda r: r["valid_ndcg@10"])["lam"]
-    assert model.lam == best
-    for row in model.search_:  # each row is the valid NDCG@10 of a model fitted on train only
+    assert [row["lam"] for row in model.train_log_] == [1.0, 30.0, 1000.0]
+    best = max(model.train_log_, key=lambda r: r["valid_ndcg@10"])["lam"]
+    assert model.hyperparameters() == {"lam": best} and model.lam == 400.0  # chosen into params_, setting kept
+    for row in model.train_log_:  # each row is the valid NDCG@10 of a model fitted on train only
         again = EASE(lam=row["lam"], n_items=60).fit(split.train)
-        got = full_ranking(again, split, stage="valid", ks=(10,), n_boot=0)["metrics"]["ndcg@10"]["mean"]
+        got = full_ranking(again, split, stage="valid", ks=(10,), n_boot=0)["ndcg@10"].mean
         assert got == pytest.approx(row["valid_ndcg@10"])
     assert torch.allclose(model.B_, EASE(lam=best, n_items=60).fit(split.train).B_)
-    refit = EASE(n_items=60, grid={"lam": (1.0, 30.0, 1000.0)}).fit(split.train, split.valid)
+    refit = EASE(n_items=60, grid={"lam": (1.0, 30.0, 1000.0)}, refit=True).fit(split.train, split.valid)
     both = pd.concat([split.train, split.valid], ignore_index=True)
     assert torch.allclose(refit.B_, EASE(lam=best, n_items=60).fit(both).B_)
     knn = ItemKNN(n_items=60, grid={"k": (5, 20), "shrink": (0.0, 10.0)}).fit(split.train, split.valid)
-    assert len(knn.search_) == 4 and {"k", "shrink"} == set(knn.hyperparameters())
+    assert len(knn.train_log_) == 4 and {"k", "shrink"} == set(knn.hyperparameters())
 
 
 def test_bad_arguments():
@@ -154,6 +154,6 @@ def test_baselines_beat_random_on_movielens():
     for model in (RandomScorer(n_items=1682), Popularity(n_items=1682), ItemKNN(k=200, shrink=0.0, n_items=1682),
                   EASE(lam=500.0, n_items=1682)):
         model.fit(split.train, split.valid)
-        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["metrics"]["ndcg@10"]["mean"]
+        ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["ndcg@10"].mean
     assert ndcg["RandomScorer"] < 0.02 < 0.1 < ndcg["Popularity"] < ndcg["ItemKNN"] < ndcg["EASE"]
     assert ndcg["ItemKNN"] > 0.25 and ndcg["EASE"] > 0.3

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -82,7 +83,9 @@ def test_demo_is_deterministic(loaded_runs):
 def test_loading_a_model_for_another_catalogue_is_a_clear_error(tmp_path, capsys):
     from llmrec_ref.models import ContextRec
 
-    ContextRec(n_items=30, d_model=8, n_heads=1, n_layers=1, max_len=4, features=[]).save(tmp_path / "small.pt")
+    log = pd.DataFrame({"user_id": [1, 1, 2, 2], "item_id": [1, 2, 3, 4], "timestamp": [1, 2, 3, 4]})
+    small = ContextRec(n_items=30, d_model=8, n_heads=1, n_layers=1, max_len=4, features=[], epochs=1, verbose=False)
+    small.fit(log).save(tmp_path / "small.pt")
     assert main(["demo", "--load", str(tmp_path / "small.pt")]) == 2
     assert "knows 30 items but shop has 10,000" in capsys.readouterr().err
 
@@ -133,3 +136,16 @@ def test_read_table_inverts_markdown_table_and_reads_the_results_page():
     results = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
     baselines = read_table(results, "## Baselines")
     assert {"EASE", "MF-BPR"} <= {r["model"] for r in baselines}
+
+
+@pytest.mark.slow
+def test_bench_model_runs_end_to_end_on_a_tiny_preset(movielens, monkeypatch):
+    """bench model's whole path (split, build, fit, paired differences, table) on one tiny preset."""
+    from llmrec_ref.bench import model as bench_model
+
+    tiny = dict(d_model=8, n_heads=1, max_len=5, windows="last", epochs=1, batch_size=256)
+    monkeypatch.setitem(bench_model.PRESETS, "ml-100k", {"tiny": (tiny, None), "tiny gru": (dict(tiny, encoder="gru"), None)})
+    rows = bench_model.run("ml-100k", n_boot=20, threads=1)
+    assert [r["model"] for r in rows] == ["tiny", "tiny gru", "Popularity"]
+    assert all(r["protocol"] == "loo, full, history excluded" for r in rows)
+    assert 0 < rows[0]["test ndcg@10"] < 1 and "first row minus this, NDCG@10 [95%]" in rows[1]

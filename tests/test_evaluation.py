@@ -71,18 +71,18 @@ def test_full_ranking_builds_history_truth_and_mask():
     res = full_ranking(model, split, ks=(5, 10), n_boot=100)
     assert len(model.history) == len(split.train) + len(split.valid)  # test stage: train + valid
     users = torch.arange(1, 31)
-    assert torch.equal(res["users"], users) and res["stage"] == "test" and res["ranking"] == "full"
+    assert torch.equal(res.users, users) and res.stage == "test" and res.ranking == "full"
     history = pd.concat([split.train, split.valid])
     ref = metrics.evaluate(model.table[1:, 1:], interaction_matrix(split.test, users, 40)[:, 1:],
                            interaction_matrix(history, users, 40)[:, 1:], ks=(5, 10), n_boot=100)
     for name in ("ndcg@10", "recall@5", "mrr@10"):
-        assert res["metrics"][name] == ref["metrics"][name]
+        assert res[name] == ref[name]
     # validation stage: history = train only, truth = valid
     res_v = full_ranking(model, split, stage="valid", ks=(10,), n_boot=0)
     assert len(model.history) == len(split.train)
     ref_v = metrics.evaluate(model.table[1:, 1:], interaction_matrix(split.valid, users, 40)[:, 1:],
                              interaction_matrix(split.train, users, 40)[:, 1:], ks=(10,), n_boot=0)
-    assert res_v["metrics"]["ndcg@10"] == ref_v["metrics"]["ndcg@10"]
+    assert res_v["ndcg@10"] == ref_v["ndcg@10"]
 
 
 def test_exclude_seen_matters_for_a_model_that_scores_history_highest():
@@ -91,15 +91,15 @@ def test_exclude_seen_matters_for_a_model_that_scores_history_highest():
     users = torch.arange(0, 31)
     table = interaction_matrix(history, users, 40).float() * 10 + torch.rand(31, 41, generator=torch.Generator().manual_seed(1))
     model = FixedScores(table)
-    masked = full_ranking(model, split, ks=(5,), n_boot=0)["metrics"]["hr@5"]["mean"]
-    unmasked = full_ranking(model, split, ks=(5,), n_boot=0, exclude_seen=False)["metrics"]["hr@5"]["mean"]
+    masked = full_ranking(model, split, ks=(5,), n_boot=0)["hr@5"].mean
+    unmasked = full_ranking(model, split, ks=(5,), n_boot=0, exclude_seen=False)["hr@5"].mean
     assert unmasked == 0.0 and masked > 0.0  # unmasked top-5 is all history
 
 
 def test_repeated_item_in_history_is_counted():
     split = Split(_frame([(1, 1), (1, 2), (2, 3)]), _frame([(1, 3)]), _frame([(1, 2), (2, 1)]))
     res = rank_heldout(FixedScores(torch.rand(3, 4)), split.train, split.test, ks=(2,), n_boot=0)
-    assert res["n_truth_excluded"] == 1 and res["n_users"] == 2
+    assert res.n_truth_excluded == 1 and res.n_users == 2
 
 
 def test_sampled_with_all_negatives_equals_full_ranking():
@@ -108,17 +108,17 @@ def test_sampled_with_all_negatives_equals_full_ranking():
     full = full_ranking(model, split, ks=(1, 5, 10), n_boot=50)
     for sampler in ("uniform", "popularity"):
         sampled = sampled_ranking(model, split, n_negatives=40, sampler=sampler, ks=(1, 5, 10), n_boot=50)
-        assert sampled["ranking"] == f"sampled-{sampler}-40"
+        assert sampled.ranking == f"sampled-{sampler}-40"
         for name in ("hr@10", "ndcg@5", "mrr@10", "recall@1"):
-            assert sampled["metrics"][name] == full["metrics"][name]
+            assert sampled[name] == full[name]
 
 
 def test_sampled_ranking_inflates_and_is_seeded():
     split = _random_split(n_users=40, n_items=300)
     model = FixedScores(torch.randn(41, 301, generator=torch.Generator().manual_seed(3)))
-    full = full_ranking(model, split, ks=(10,), n_boot=0)["per_user"]["hr@10"]
-    a = sampled_ranking(model, split, n_negatives=20, ks=(10,), n_boot=0, seed=5)["per_user"]["hr@10"]
-    b = sampled_ranking(model, split, n_negatives=20, ks=(10,), n_boot=0, seed=5)["per_user"]["hr@10"]
+    full = full_ranking(model, split, ks=(10,), n_boot=0).per_user["hr@10"]
+    a = sampled_ranking(model, split, n_negatives=20, ks=(10,), n_boot=0, seed=5).per_user["hr@10"]
+    b = sampled_ranking(model, split, n_negatives=20, ks=(10,), n_boot=0, seed=5).per_user["hr@10"]
     assert torch.equal(a, b) and (a >= full).all() and a.mean() > full.mean()
 
 

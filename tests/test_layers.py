@@ -11,9 +11,6 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Files of issue #13 (the model core), which moves what they take from bench.model; remove
-# each entry when it no longer imports the benchmarks (the test says when).
-PENDING = {"llmrec_ref/demo.py", "notebooks/05_loss_derivation.py"}
 
 
 def bench_imports(path: Path) -> list[str]:
@@ -44,13 +41,10 @@ def importers() -> dict[str, list[str]]:
 
 
 def test_only_the_command_line_imports_the_benchmarks():
-    found = importers()
-    offenders = {path: hits for path, hits in found.items() if path not in PENDING}
+    offenders = importers()
     assert not offenders, (
         f"{offenders}: move what these files need out of llmrec_ref.bench (into the package module of "
-        "its concept, e.g. llmrec_ref.tables, llmrec_ref.embeddings) and import it from there")
-    fixed = PENDING - set(found)
-    assert not fixed, f"{sorted(fixed)} no longer import llmrec_ref.bench: remove them from PENDING"
+        "its concept, e.g. llmrec_ref.tables, llmrec_ref.embeddings, llmrec_ref.recipes) and import it from there")
 
 
 def test_the_scan_sees_every_form_of_import(tmp_path):

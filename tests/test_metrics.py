@@ -156,14 +156,14 @@ def test_evaluate_equals_slow_loop():
     truth[:3] = False  # three users without held-out items
     n_eval = int(truth.any(1).sum())
     res = M.evaluate(torch.tensor(scores), torch.tensor(truth), torch.tensor(exclude), ks=(1, 5, 10), n_boot=200)
-    assert res["n_users"] == n_eval and res["n_skipped"] == 40 - n_eval >= 3 and res["message"] is None
+    assert res.n_users == n_eval and res.n_skipped == 40 - n_eval >= 3 and res.message is None
     for k in (1, 5, 10):
         ref = _slow_reference(scores, truth, exclude, k)
         for name in M.RANKING_METRICS:
-            m = res["metrics"][f"{name}@{k}"]
-            assert m["mean"] == pytest.approx(ref[name], abs=1e-6), f"{name}@{k}"
-            assert m["low"] <= m["mean"] <= m["high"]
-            assert res["per_user"][f"{name}@{k}"].shape == (n_eval,)
+            m = res[f"{name}@{k}"]
+            assert m.mean == pytest.approx(ref[name], abs=1e-6), f"{name}@{k}"
+            assert m.low <= m.mean <= m.high
+            assert res.per_user[f"{name}@{k}"].shape == (n_eval,)
 
 
 def test_evaluate_matches_single_metric_functions_and_id_lists():
@@ -171,14 +171,14 @@ def test_evaluate_matches_single_metric_functions_and_id_lists():
     scores = torch.randn(30, 40, generator=gen)
     truth_ids = [torch.randperm(40, generator=gen)[: 1 + u % 4].tolist() for u in range(30)]
     res = M.evaluate(scores, truth_ids, ks=(10,), n_boot=0, with_auc=True)
-    assert res["metrics"]["ndcg@10"]["low"] is None
+    assert res["ndcg@10"].low is None
     truth = torch.zeros(30, 40, dtype=torch.bool)
     for u, ids in enumerate(truth_ids):
         truth[u, ids] = True
-    assert torch.allclose(res["per_user"]["ndcg@10"], M.ndcg_at_k(scores, truth, 10))
-    assert torch.allclose(res["per_user"]["map@10"], M.map_at_k(scores, truth_ids, 10))
-    assert torch.allclose(res["per_user"]["auc"], M.auc(scores, truth))
-    assert res["metrics"]["coverage@10"]["mean"] == M.coverage(scores, 10)
+    assert torch.allclose(res.per_user["ndcg@10"], M.ndcg_at_k(scores, truth, 10))
+    assert torch.allclose(res.per_user["map@10"], M.map_at_k(scores, truth_ids, 10))
+    assert torch.allclose(res.per_user["auc"], M.auc(scores, truth))
+    assert res["coverage@10"].mean == M.coverage(scores, 10)
 
 
 def test_bootstrap_is_seeded_and_equals_direct_resampling():
@@ -191,14 +191,14 @@ def test_bootstrap_is_seeded_and_equals_direct_resampling():
     scores, truth = torch.randn(50, 20, generator=gen), torch.rand(50, 20, generator=gen) < 0.2
     truth[:, 0] = True
     a, b = M.evaluate(scores, truth, seed=1), M.evaluate(scores, truth, seed=1)
-    assert a["metrics"] == b["metrics"]
-    assert M.evaluate(scores, truth, seed=2)["metrics"]["ndcg@10"] != a["metrics"]["ndcg@10"]
+    assert a.metrics == b.metrics
+    assert M.evaluate(scores, truth, seed=2)["ndcg@10"] != a["ndcg@10"]
 
 
 def test_all_empty_truth_says_so():
     res = M.evaluate(torch.randn(4, 6), torch.zeros(4, 6, dtype=torch.bool))
-    assert res["n_users"] == 0 and res["n_skipped"] == 4
-    assert res["metrics"] == {} and "no user has held-out items" in res["message"]
+    assert res.n_users == 0 and res.n_skipped == 4
+    assert res.metrics == {} and "no user has held-out items" in res.message
     assert torch.isnan(M.ndcg_at_k(torch.randn(2, 3), torch.zeros(2, 3, dtype=torch.bool), 2)).all()
 
 
@@ -229,3 +229,18 @@ def test_bad_inputs_name_the_argument():
         M.novelty(S, 2, torch.zeros(5))
     with pytest.raises(ValueError, match="pred and target"):
         M.rmse(torch.ones(3), torch.ones(2))
+
+
+def test_result_reads_as_a_flat_table():
+    gen = torch.Generator().manual_seed(3)
+    res = M.evaluate(torch.randn(20, 15, generator=gen), torch.rand(20, 15, generator=gen) < 0.2, ks=(5, 10),
+                     n_boot=50, with_auc=True)
+    m = res["ndcg@10"]
+    assert isinstance(m, M.Metric) and m.low <= m.mean <= m.high and res.ndcg[10] == m and res.ndcg[5] == res["ndcg@5"]
+    assert set(res.ndcg) == {5, 10} and res.auc == res["auc"] and "hr@5" in res and "hr@50" not in res
+    assert res.means()["ndcg@10"] == m.mean and str(m) == f"{m.mean:.3f} [{m.low:.3f}, {m.high:.3f}]"
+    with pytest.raises(KeyError, match="no metric 'ndcg@20'.*'ndcg@10'"):
+        res["ndcg@20"]
+    with pytest.raises(AttributeError, match="no field or metric 'nope'"):
+        res.nope  # noqa: B018
+    assert repr(res).startswith(f"Result(n_users={res.n_users}, precision@5=")

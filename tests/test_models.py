@@ -1,17 +1,21 @@
-"""ContextRec and MF: shapes, masking, causality, the interface of every model, bad input."""
+"""ContextRec, the estimator: its config, what fit learns (never changing what it was given), the
+training rows and loss, scoring, fallbacks; and MF."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch.autograd import gradcheck
 
 from llmrec_ref.baselines import Popularity
+from llmrec_ref.context import encode_context
 from llmrec_ref.decode import greedy_sequence
 from llmrec_ref.evaluation import full_ranking
-from llmrec_ref.models import MF, ContextRec, ContextRecConfig, encode_context
+from llmrec_ref.mf import MF, MFConfig
+from llmrec_ref.models import ContextRec, ContextRecConfig
 from llmrec_ref.split import leave_one_out
 
 N_ITEMS = 30
@@ -27,9 +31,10 @@ def chain_log(n_users: int = 80, length: int = 12, seed: int = 0) -> pd.DataFram
     for u in range(1, n_users + 1):
         item = int(rng.integers(1, N_ITEMS + 1))
         for t in range(length):
-            rows.append((u, item, 1_700_000_000 + 3600 * t + u, ["browse", "cart", "purchase"][t % 3]))
+            rows.append((u, item, 1_700_000_000 + 3600 * t + u, ["browse", "cart", "purchase"][t % 3],
+                         ["mobile", "desktop"][u % 2]))
             item = item % N_ITEMS + 1 if rng.random() < 0.9 else int(rng.integers(1, N_ITEMS + 1))
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "behavior"])
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "behavior", "device"])
 
 
 def small(**kw) -> ContextRec:
@@ -37,56 +42,55 @@ def small(**kw) -> ContextRec:
     return ContextRec(**(base | kw))
 
 
-def test_config_validates_its_fields():
-    with pytest.raises(ValueError, match="encoder"):
-        ContextRecConfig(encoder="lstm2")
-    with pytest.raises(ValueError, match="loss"):
-        ContextRecConfig(loss="mse")
-    with pytest.raises(ValueError, match="multiple of n_heads"):
-        ContextRecConfig(d_model=10, n_heads=3)
+def test_config_validates_its_fields_where_it_is_made():
+    for bad, match in [(dict(encoder="lstm2"), "encoder must be one of"), (dict(loss="mse"), "loss must be one of"),
+                       (dict(d_model=10, n_heads=3), "multiple of n_heads"), (dict(windows="some"), "windows"),
+                       (dict(epochs=0), "epochs"), (dict(lr=-1.0), "lr"), (dict(features="hour"), "features"),
+                       (dict(device="gpu"), "device"), (dict(n_negatives=0), "n_negatives")]:
+        with pytest.raises(ValueError, match=match):
+            ContextRecConfig(**bad)
+    with pytest.raises(ValueError, match="'softmax', 'sampled_softmax', 'bpr', 'bce'"):  # names the allowed values
+        ContextRec(loss="foo")
+    with pytest.raises(ValueError, match="no setting 'layers'"):
+        ContextRec(layers=2)
+    with pytest.raises(ValueError, match="no setting 'loss'"):
+        MF(loss="softmax")
+    with pytest.raises(ValueError, match="ContextRecConfig"):
+        ContextRec(MFConfig())
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
-def test_forward_shapes_padding_and_no_nan(encoder):
-    model = small(encoder=encoder, features=["behavior_code", "hour"]).eval()
-    items = torch.tensor([[0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 3, 4, 5, 6, 7]])  # an all-padding row too
-    ctx = {"behavior_code": torch.tensor([[0] * 8, [0, 0, 0, 1, 2, 3, 4, 1]]), "hour": torch.randint(1, 25, (2, 8))}
-    out = model(items, ctx)
-    assert out.shape == (2, 8, N_ITEMS + 1)
-    assert torch.isinf(out[..., 0]).all() and torch.isfinite(out[..., 1:]).all()
+def test_fit_learns_into_a_new_config_and_never_changes_the_given_one():
+    log = chain_log(n_users=20)
+    config = ContextRecConfig(d_model=16, max_len=8, epochs=1, verbose=False)
+    first = ContextRec(config).fit(log)
+    assert config == ContextRecConfig(d_model=16, max_len=8, epochs=1, verbose=False) and first.config == config
+    assert first.net_config_.features == (("behavior_code", 5), ("hour", 25), ("weekday", 8), ("gap_bucket", 33),
+                                          ("device", 4))
+    assert first.vocab_ == {"device": ["desktop", "mobile"]}
+    # a second model from the same config object learns its own vocabulary (no shared dict)
+    second = ContextRec(config).fit(log.assign(device=log["device"].map({"mobile": "tv", "desktop": "watch"})))
+    assert second.vocab_ == {"device": ["tv", "watch"]} and first.vocab_ == {"device": ["desktop", "mobile"]}
+    assert dataclasses.replace(config, features=["hour"]).features == ("hour",)
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
-def test_scores_at_position_t_do_not_see_the_future(encoder):
-    model = small(encoder=encoder).eval()
-    a = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7]])
-    b = a.clone()
-    b[0, -1] = 20  # change the last item only
-    assert torch.allclose(model(a)[:, :-1], model(b)[:, :-1], atol=1e-6)
-    assert not torch.allclose(model(a)[:, -1], model(b)[:, -1])
-
-
-def test_target_attention_term_is_causal_and_has_exact_gradients():
-    model = small(target_attention=True).double().eval()
-    with torch.no_grad():
-        model.ta_scale.fill_(0.7)
-    items = torch.tensor([[0, 2, 5, 9, 1]])
-    h, x = model.encode(items)
-    mask = items != 0
-    full = model.logits(h, x, mask)
-    # position t uses only inputs 0..t: the last-position shortcut equals the cumulative version
-    assert torch.allclose(model.logits(h, x, mask, last=True), full[:, -1])
-    assert torch.allclose(model.logits(h[:, :3], x[:, :3], mask[:, :3])[:, -1], full[:, 2])
-    f = lambda h, x: model.logits(h, x, mask)[..., 1:]  # noqa: E731
-    assert gradcheck(f, (h.detach().requires_grad_(), x.detach().requires_grad_()))
+def test_fit_starts_over_unless_warm_start():
+    split = leave_one_out(chain_log(n_users=30))
+    model = small(epochs=2).fit(split.train)
+    once = {k: v.clone() for k, v in model.network_.state_dict().items()}
+    model.fit(split.train)
+    assert all(torch.equal(v, once[k]) for k, v in model.network_.state_dict().items())  # refit = same weights
+    warm = small(epochs=2, warm_start=True).fit(split.train)
+    warm.fit(split.train)  # two more epochs from where it was
+    assert not all(torch.equal(v, once[k]) for k, v in warm.network_.state_dict().items())
+    assert warm.train_log_[0]["loss"] < model.train_log_[0]["loss"]
 
 
 def test_mask_seen_loss_equals_a_reference_softmax_without_seen_items():
-    model = small(mask_seen=True).eval()
+    model = small(mask_seen=True, epochs=1).fit(chain_log(n_users=5))
     items = torch.tensor([[0, 0, 1, 2, 1, 3, 4, 5]])
     targets = torch.tensor([[0, 0, 2, 1, 3, 4, 5, 6]])  # position 3 repeats item 1 as its target
     loss = model.batch_loss({"items": items, "targets": targets})
-    logits = model(items)[0]
+    logits = model.network_(items)[0]
     terms = []
     for t in range(2, 8):
         keep = torch.ones(N_ITEMS + 1, dtype=torch.bool)
@@ -99,10 +103,9 @@ def test_mask_seen_loss_equals_a_reference_softmax_without_seen_items():
 
 def test_all_windows_make_every_transition_a_target_exactly_once():
     split = leave_one_out(chain_log(n_users=3, length=12))
-    last, every = small(max_len=4, windows="last"), small(max_len=4, windows="all")
-    for m in (last, every):
-        m.prepare(split.train)
-    rows_last, rows_all = last.train_tensors(split.train), every.train_tensors(split.train)
+    last = small(max_len=4, windows="last", epochs=1).fit(split.train)
+    every = small(max_len=4, windows="all", epochs=1).fit(split.train)
+    rows_last, rows_all = last.training_rows(split.train), every.training_rows(split.train)
     assert rows_last["items"].shape == (3, 4) and rows_all["items"].shape == (9, 4)
     keep = rows_all["targets"] > 0
     pairs = sorted(zip(rows_all["items"][keep].tolist(), rows_all["targets"][keep].tolist(), strict=True))
@@ -122,19 +125,28 @@ def test_encode_context_codes_known_and_categorical_features():
     assert (out["device"] == 2).all()
 
 
+def test_a_feature_missing_from_the_log_is_a_clear_error():
+    with pytest.raises(ValueError, match="feature 'colour' is not a column"):
+        small(features=["colour"], epochs=1).fit(chain_log(n_users=3))
+
+
 def test_fit_score_interface_and_beats_popularity():
     split = leave_one_out(chain_log())
     model = small(epochs=12, lr=1e-2, features=None, patience=12).fit(split.train, split.valid)
-    assert model.config.features == ["behavior_code", "hour", "weekday", "gap_bucket"]
-    users = [1, 2, 3]
-    scores = model.score(users, split.train)
+    assert [f for f, _ in model.net_config_.features] == ["behavior_code", "hour", "weekday", "gap_bucket", "device"]
+    assert model.config.features is None  # what the user chose is kept as it was
+    scores = model.score([1, 2, 3], split.train)
     assert scores.shape == (3, N_ITEMS + 1) and torch.isinf(scores[:, 0]).all()
-    ours = full_ranking(model, split, n_boot=0)["metrics"]["ndcg@10"]["mean"]
-    pop = full_ranking(Popularity().fit(split.train), split, n_boot=0)["metrics"]["ndcg@10"]["mean"]
+    ours = full_ranking(model, split, n_boot=0)["ndcg@10"].mean
+    pop = full_ranking(Popularity().fit(split.train), split, n_boot=0)["ndcg@10"].mean
     assert ours > 2 * pop and ours > 0.3
-    # decoding a list from the trained model: the chain, without repeats or seen items
-    listed = greedy_sequence(model, torch.tensor([[0, 0, 5, 6, 7]]), steps=4)
+    # decoding a list from the trained network: the chain, without repeats or seen items
+    listed = greedy_sequence(model.network_, torch.tensor([[0, 0, 5, 6, 7]]), steps=4)
     assert len(set(listed[0].tolist())) == 4 and not {0, 5, 6, 7} & set(listed[0].tolist())
+    # inputs(): what score feeds the network, left padded
+    x = model.inputs([1], split.train)
+    assert x["item_id"].shape == (1, 8) and set(x) == {"item_id", "behavior_code", "hour", "weekday", "gap_bucket",
+                                                       "device"}
 
 
 def test_new_user_gets_popularity_with_a_warning_and_unknown_items_raise():
@@ -148,17 +160,22 @@ def test_new_user_gets_popularity_with_a_warning_and_unknown_items_raise():
     bad = split.train.assign(item_id=split.train["item_id"].where(split.train.index != 5, 4242))
     with pytest.raises(KeyError, match="4242"):
         model.score([1], bad)
+    with pytest.raises(ValueError, match="not fitted"):
+        small().score([1], split.train)
 
 
 def test_init_item_embeddings_copies_and_rescales():
-    model = small(init_std=0.03)
+    model = small(init_std=0.03, epochs=1, lr=1e-9)
     w = torch.randn(N_ITEMS + 1, 16) * 5
-    model.init_item_embeddings(w)
-    got = model.item_emb.weight.detach()
+    assert model.init_item_embeddings(w) is model
+    model.fit(chain_log(n_users=4))
+    got = model.network_.item_emb.weight.detach()
     assert torch.allclose(got[1:].std(), torch.tensor(0.03), atol=1e-4) and (got[0] == 0).all()
     assert torch.allclose(torch.nn.functional.cosine_similarity(got[1:], w[1:]), torch.ones(N_ITEMS), atol=1e-5)
-    with pytest.raises(ValueError, match="n_items \\+ 1, d_model"):
-        model.init_item_embeddings(torch.zeros(3, 16))
+    with pytest.raises(ValueError, match="n_items \\+ 1, d_model=16"):
+        model.init_item_embeddings(torch.zeros(3, 8))
+    with pytest.raises(ValueError, match="must have n_items \\+ 1 = 31 rows"):
+        small().init_item_embeddings(torch.zeros(3, 16)).fit(chain_log(n_users=4))
 
 
 def group_log(seed: int = 0) -> pd.DataFrame:
@@ -176,12 +193,15 @@ def test_mf_learns_taste_groups_and_keeps_the_interface():
     assert scores[0, 1:16].mean() > scores[0, 16:].mean() and scores[1, 16:].mean() > scores[1, 1:16].mean()
     with pytest.warns(UserWarning, match="popularity"):
         mf.score([500], split.train)
+    assert (mf.n_users_, mf.n_items_) == (100, N_ITEMS) and MF().config == MFConfig()
 
 
-def test_mf_lives_in_its_own_module_and_stays_importable_from_models():
-    import llmrec_ref.mf
-    import llmrec_ref.models
-
-    assert llmrec_ref.models.MF is llmrec_ref.mf.MF and llmrec_ref.models.MFConfig is llmrec_ref.mf.MFConfig
-    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        llmrec_ref.models.Nope  # noqa: B018
+def test_mf_negatives_are_never_the_users_positives():
+    log = group_log()
+    mf = MF(n_negatives=50, d_model=4, epochs=1, verbose=False).fit(log)
+    users, items = torch.tensor(log["user_id"].to_numpy()), torch.tensor(log["item_id"].to_numpy())
+    positive = torch.zeros(mf.n_users_ + 1, mf.n_items_ + 1, dtype=torch.bool)
+    positive[users, items] = True
+    neg = mf._negatives(users, positive, torch.Generator().manual_seed(0))  # (N, 50)
+    assert neg.shape == (len(log), 50)
+    assert not positive[users[:, None], neg].any()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from llmrec_ref.evaluation import full_ranking, request_context
-from llmrec_ref.models import MF, ContextRec
+from llmrec_ref.models import ContextRec
 from llmrec_ref.split import leave_one_out
 
 N_ITEMS = 30
@@ -34,36 +34,27 @@ def small(**kw) -> ContextRec:
 
 
 def test_request_features_never_include_the_outcome():
-    model = small(features=["behavior_code", "hour", "device"], categories={"device": ["desktop", "mobile"]})
-    assert model.request_features == ["hour", "device"]
-    assert list(model.next_emb) == ["hour", "device"]
-    assert small(features=["hour"], request_context=False).request_features == []
-    assert ContextRec(features=["hour"]).request_features == []  # off by default (see the config)
-    assert small(features=["hour", "gap_bucket"], request_features=["hour"]).request_features == ["hour"]
+    log = device_log(n_users=4)
+    model = small(features=["behavior_code", "hour", "device"], epochs=1).fit(log)
+    assert model.net_config_.request_features == ("hour", "device") and model.uses_query
+    assert list(model.network_.next_emb) == ["hour", "device"]
+    off = small(features=["hour"], request_context=False, epochs=1).fit(log)
+    assert off.net_config_.request_features == () and not off.uses_query
+    assert not ContextRec(features=["hour"]).uses_query  # off by default (see the config)
+    chosen = small(features=["hour", "gap_bucket"], request_features=["hour"], epochs=1).fit(log)
+    assert chosen.net_config_.request_features == ("hour",)
 
 
 def test_training_rows_carry_the_context_of_each_target():
     log = device_log(n_users=3, length=6)
-    model = small(features=["behavior_code", "hour", "device"])
-    model.prepare(log)
-    rows = model.train_tensors(log)
-    data = model._dataset(log, max_len=rows["items"].shape[1]).data  # (U, T + 1): inputs + the last target
+    model = small(features=["behavior_code", "hour", "device"], epochs=1).fit(log)
+    rows = model.training_rows(log)
+    data = model._sequences(log, max_len=rows["items"].shape[1])  # (U, T + 1): inputs + the last target
     for f in ("hour", "device"):
         has_target = rows["targets"] > 0
         assert torch.equal(rows["next_" + f][has_target], data[f][:, 1:][has_target])
         assert (rows["next_" + f][~has_target] == 0).all()
     assert "next_behavior_code" not in rows
-
-
-def test_the_request_at_position_t_only_changes_scores_from_t_on():
-    model = small(features=["hour"]).eval()
-    items = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8]])
-    ctx = {"hour": torch.full((1, 8), 5), "next_hour": torch.full((1, 8), 5)}
-    other = dict(ctx, next_hour=ctx["next_hour"].clone())
-    other["next_hour"][0, 5] = 20
-    a, b = model(items, ctx), model(items, other)
-    assert torch.allclose(a[:, :5], b[:, :5], atol=1e-6)
-    assert not torch.allclose(a[:, 5], b[:, 5])
 
 
 def test_score_uses_the_request_device_and_defaults_to_continuing_the_session():
@@ -85,7 +76,7 @@ def test_score_uses_the_request_device_and_defaults_to_continuing_the_session():
 
 def test_evaluation_tells_the_model_the_request_but_not_its_outcome():
     class Spy:
-        n_items = N_ITEMS
+        n_items_, uses_query = N_ITEMS, True
 
         def score(self, users, history, query=None):
             self.query = query
@@ -97,6 +88,9 @@ def test_evaluation_tells_the_model_the_request_but_not_its_outcome():
     assert set(spy.query.columns) == {"user_id", "timestamp", "device"}
     assert spy.query["timestamp"].tolist() == split.test["timestamp"].tolist()
     assert list(request_context(split.test.assign(rating=1.0)).columns) == ["user_id", "timestamp", "device"]
+    spy.uses_query = False  # a model that says it does not read the request is not given one
+    full_ranking(spy, split, n_boot=0)
+    assert spy.query is None
 
 
 def text_vectors(seed: int = 0) -> torch.Tensor:
@@ -110,14 +104,13 @@ def text_vectors(seed: int = 0) -> torch.Tensor:
 
 def test_item_table_fuses_id_and_projected_text():
     v = text_vectors()
-    fused = small(features=[], item_repr="id+text")
-    fused.set_item_text(v)
-    expected = fused.item_emb.weight + v @ fused.text_proj.weight.T
-    assert torch.allclose(fused.item_table(), expected) and (fused.item_table()[0] == 0).all()
-    text = small(features=[], item_repr="text")
-    text.set_item_text(v)
-    assert text.item_emb is None and text.item_bias is None
-    assert torch.allclose(text.item_table(), v @ text.text_proj.weight.T)
+    log = device_log(n_users=4).drop(columns="device")
+    fused = small(features=[], item_repr="id+text", epochs=1).set_item_text(v).fit(log)
+    net = fused.network_
+    assert torch.allclose(net.item_table(), net.item_emb.weight + v @ net.text_proj.weight.T)
+    assert (net.item_table()[0] == 0).all() and net.config.text_dim == 12
+    text = small(features=[], item_repr="text", epochs=1).set_item_text(v).fit(log)
+    assert text.network_.item_emb is None and text.network_.item_bias is None
 
 
 def test_text_mode_ranks_items_never_seen_in_training():
@@ -145,7 +138,9 @@ def test_text_modes_check_their_inputs_and_round_trip(tmp_path):
         small(features=[], item_repr="text").init_item_embeddings(torch.zeros(N_ITEMS + 1, 16))
     model = small(features=[], item_repr="text")
     with pytest.raises(ValueError, match="n_items \\+ 1, d_text"):
-        model.set_item_text(torch.zeros(3, 12))
+        model.set_item_text(torch.zeros(12))
+    with pytest.raises(ValueError, match="n_items \\+ 1 = 31 rows"):
+        model.set_item_text(torch.zeros(3, 12)).fit(device_log(n_users=3))
     model = small(features=[], item_repr="id+text", epochs=1)
     model.set_item_text(text_vectors())
     log = device_log(n_users=4).drop(columns="device")
@@ -153,16 +148,4 @@ def test_text_modes_check_their_inputs_and_round_trip(tmp_path):
     model.save(tmp_path / "m.pt")
     again = ContextRec.load(tmp_path / "m.pt")
     assert torch.equal(again.item_text, model.item_text)
-    assert torch.allclose(again.score([1, 2], log), model.score([1, 2], log))
-
-
-def test_mf_negatives_are_never_the_users_positives():
-    log = device_log(n_users=10)
-    mf = MF(n_negatives=50, d_model=4, verbose=False)
-    mf.prepare(log)
-    rows = mf.train_tensors(log)
-    neg = mf._negatives(rows["users"], torch.Generator().manual_seed(0))  # (N, 50)
-    positive = set(zip(log["user_id"], log["item_id"], strict=True))
-    assert neg.shape == (len(log), 50)
-    assert not any((u, i) in positive for u, row in zip(rows["users"].tolist(), neg.tolist(), strict=True) for i in row)
-
+    assert torch.equal(again.score([1, 2], log), model.score([1, 2], log))

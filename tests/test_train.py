@@ -1,4 +1,5 @@
-"""The training loop: determinism, early stopping with best-state restore, checkpoints, failures."""
+"""The training loop (model-agnostic): determinism, early stopping with best-state restore, failures;
+and the one checkpoint format."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
-from llmrec_ref.models import MF, ContextRec
+from llmrec_ref.evaluation import validation_metrics
+from llmrec_ref.mf import MF
+from llmrec_ref.models import ContextRec
+from llmrec_ref.recommender import Recommender, read_checkpoint, save_checkpoint
 from llmrec_ref.split import leave_one_out
-from llmrec_ref.train import evaluate_valid, fit, load, save
+from llmrec_ref.train import train_loop
 
 N_ITEMS = 30
 
@@ -29,94 +34,141 @@ def split():
     return leave_one_out(pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "behavior", "device"]))
 
 
+def regression(seed: int = 0):
+    """A linear layer fitting y = x w + noise: a loop test needs no recommender."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 4, generator=gen)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(256, generator=gen)
+    layer = nn.Linear(4, 1)
+
+    def loss(batch, generator):
+        return ((layer(batch["x"])[:, 0] - batch["y"]) ** 2).mean()
+
+    return layer, {"x": x, "y": y}, loss
+
+
+def test_loop_knows_no_model_class_and_is_deterministic():
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        layer, rows, loss = regression()
+        log = train_loop(layer, rows, loss, epochs=5, lr=0.05, batch_size=32, seed=1, verbose=False)
+        runs.append((log, {k: v.clone() for k, v in layer.state_dict().items()}))
+    (a, wa), (b, wb) = runs
+    assert [r["loss"] for r in a] == [r["loss"] for r in b] and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert [r["epoch"] for r in a] == [1, 2, 3, 4, 5] and a[-1]["loss"] < a[0]["loss"] / 5
+    assert {"epoch", "loss", "seconds"} == set(a[0])
+
+
+def test_early_stopping_restores_the_best_epoch():
+    layer, rows, loss = regression()
+    fake, states = iter([0.1, 0.5, 0.2, 0.3]), []
+
+    def validate():
+        states.append({k: v.clone() for k, v in layer.state_dict().items()})
+        return {"valid_ndcg@10": next(fake)}
+
+    log = train_loop(layer, rows, loss, epochs=6, lr=0.05, batch_size=32, patience=2, verbose=False, validate=validate)
+    assert [r["valid_ndcg@10"] for r in log] == [0.1, 0.5, 0.2, 0.3]  # stopped after two epochs without a better one
+    assert all(torch.equal(v, states[1][k]) for k, v in layer.state_dict().items())
+    with pytest.raises(ValueError, match="must return 'valid_ndcg@10'"):
+        train_loop(layer, rows, loss, epochs=1, lr=0.1, batch_size=32, verbose=False, validate=lambda: {"auc": 1.0})
+
+
+def test_nan_loss_names_the_epoch_and_the_learning_rate():
+    layer, rows, _ = regression()
+    with pytest.raises(FloatingPointError, match=r"epoch 1 \(lr=0.5\)"):
+        train_loop(layer, rows, lambda b, g: torch.tensor(float("nan")), epochs=2, lr=0.5, batch_size=32,
+                   verbose=False)
+
+
+def test_bad_settings_are_value_errors():
+    layer, rows, loss = regression()
+    for bad, match in [(dict(epochs=0), "epochs"), (dict(batch_size=1.5), "batch_size"), (dict(lr=0.0), "lr"),
+                       (dict(weight_decay=-1.0), "weight_decay"), (dict(device="tpu"), "device")]:
+        with pytest.raises(ValueError, match=match):
+            train_loop(layer, rows, loss, **(dict(epochs=1, lr=0.1, batch_size=32, verbose=False) | bad))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA"):
+            train_loop(layer, rows, loss, epochs=1, lr=0.1, batch_size=32, device="cuda", verbose=False)
+    with pytest.raises(ValueError, match="one common first dimension"):
+        train_loop(layer, {"x": rows["x"], "y": rows["y"][:5]}, loss, epochs=1, lr=0.1, batch_size=32)
+
+
+def test_a_pipe_gets_one_line_per_epoch(capsys, monkeypatch):
+    monkeypatch.setenv("LLMREC_PROGRESS", "lines")
+    layer, rows, loss = regression()
+    train_loop(layer, rows, loss, epochs=3, lr=0.05, batch_size=32, name="toy")
+    out = capsys.readouterr()
+    assert out.out.count("\n") == 3 and out.out.startswith("toy epoch   1  loss ") and "\r" not in out.err
+
+
 def model(**kw) -> ContextRec:
     base = dict(n_items=N_ITEMS, d_model=16, n_heads=2, n_layers=1, max_len=8, epochs=3, lr=1e-2, verbose=False)
     return ContextRec(**(base | kw))
 
 
-def test_fit_is_deterministic_for_a_seed(split):
-    a, b, c = model(seed=1), model(seed=1), model(seed=2)
-    ha, hb, hc = (fit(m, split.train, split.valid) for m in (a, b, c))
-    assert [r["loss"] for r in ha] == [r["loss"] for r in hb]
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
-    assert [r["loss"] for r in ha] != [r["loss"] for r in hc]
+def test_contextrec_log_has_loss_and_validation_metrics_per_epoch(split):
+    m = model(epochs=4, patience=4).fit(split.train, split.valid)
+    assert [r["epoch"] for r in m.train_log_] == [1, 2, 3, 4]
+    assert {"loss", "seconds", "valid_ndcg@10", "valid_hr@10"} <= set(m.train_log_[0])
+    assert m.train_log_[-1]["loss"] < m.train_log_[0]["loss"]
 
 
-def test_history_has_loss_and_validation_metrics_per_epoch(split):
-    m = model(epochs=4, patience=4)
-    history = fit(m, split.train, split.valid)
-    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
-    assert {"loss", "seconds", "valid_ndcg@10", "valid_hr@10"} <= set(history[0])
-    assert history[-1]["loss"] < history[0]["loss"]
-
-
-def test_early_stopping_restores_the_best_epoch(split, monkeypatch):
-    m = model(epochs=6, patience=2)
-    # fake validation scores: the best is epoch 2, then two worse epochs stop training
-    fake = iter([0.1, 0.5, 0.2, 0.3])
-    states = []
-
-    def fake_eval(model_, train, valid):
-        states.append({k: v.clone() for k, v in model_.state_dict().items()})
-        return {"valid_ndcg@10": next(fake), "valid_hr@10": 0.0}
-
-    monkeypatch.setattr("llmrec_ref.train.evaluate_valid", fake_eval)
-    history = fit(m, split.train, split.valid)
-    assert len(history) == 4
-    assert all(torch.equal(v, states[1][k]) for k, v in m.state_dict().items())
+@pytest.mark.parametrize("loss", ["sampled_softmax", "bpr", "bce"])
+def test_every_loss_trains(split, loss):
+    m = model(loss=loss, epochs=8, patience=8).fit(split.train, split.valid)
+    assert m.train_log_[-1]["loss"] < m.train_log_[0]["loss"]
+    best = max(r["valid_ndcg@10"] for r in m.train_log_)
+    assert best == validation_metrics(m, split.train, split.valid)["valid_ndcg@10"]  # the best epoch was restored
 
 
 def test_checkpoint_round_trip_gives_the_same_scores(split, tmp_path):
-    m = model(features=None)
-    fit(m, split.train, split.valid)
+    m = model(features=None).fit(split.train, split.valid)
     path = tmp_path / "model.pt"
     m.save(path)
     again = ContextRec.load(path)
-    assert again.config == m.config
+    assert again.config == m.config and again.net_config_ == m.net_config_ and again.vocab_ == m.vocab_
+    assert again.train_log_ == m.train_log_
     assert torch.equal(again.score([1, 2, 3], split.train), m.score([1, 2, 3], split.train))
-    # loading into a model built with the same config also works
-    twin = load(path, model=ContextRec(again.config))
-    assert torch.equal(twin.score([4], split.train), m.score([4], split.train))
+    assert not list(tmp_path.glob("*.tmp"))  # written to a temporary file, renamed into place
 
 
-def test_checkpoint_with_another_config_is_a_clear_error(split, tmp_path):
-    m = model()
-    fit(m, split.train)
-    save(m, tmp_path / "m.pt")
-    with pytest.raises(ValueError, match="d_model: checkpoint 16, model 32"):
-        load(tmp_path / "m.pt", model=model(d_model=32, features=m.config.features))
+def test_checkpoint_errors_are_clear(split, tmp_path):
+    m = model().fit(split.train)
+    m.save(tmp_path / "m.pt")
     with pytest.raises(ValueError, match="holds a ContextRec, not a MF"):
         MF.load(tmp_path / "m.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        load(tmp_path / "missing.pt")
+        ContextRec.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        ContextRec.load(tmp_path / "junk.pt")
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a checkpoint written by model.save"):
+        ContextRec.load(tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not fitted"):
+        model().save(tmp_path / "unfitted.pt")
+    assert not (tmp_path / "unfitted.pt").exists()
+    with pytest.raises(NotImplementedError, match="cannot be saved"):
+        Recommender().save(tmp_path / "base.pt")
+
+
+def test_checkpoints_refuse_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"class": "MF", "meta": "{}", "tensors": {}, "x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        MF.load(tmp_path / "evil.pt")
+    save_checkpoint(tmp_path / "ok.pt", "X", {"a": 1}, {"t": torch.ones(2)})
+    meta, tensors = read_checkpoint(tmp_path / "ok.pt", "X")
+    assert meta == {"a": 1} and torch.equal(tensors["t"], torch.ones(2))
 
 
 def test_mf_checkpoint_round_trip(split, tmp_path):
     mf = MF(d_model=8, epochs=2, verbose=False).fit(split.train)
     mf.save(tmp_path / "mf.pt")
-    assert torch.equal(MF.load(tmp_path / "mf.pt").score([1, 2], split.train), mf.score([1, 2], split.train))
-
-
-def test_nan_loss_names_the_epoch_and_the_learning_rate(split, monkeypatch):
-    m = model(lr=0.5)
-    monkeypatch.setattr(ContextRec, "batch_loss", lambda self, batch, gen=None: torch.tensor(float("nan")))
-    with pytest.raises(FloatingPointError, match=r"epoch 1 \(lr=0.5\)"):
-        fit(m, split.train)
-
-
-def test_bad_settings_are_value_errors(split):
-    with pytest.raises(ValueError, match="epochs"):
-        fit(model(), split.train, epochs=0)
-    with pytest.raises(ValueError, match="no setting"):
-        fit(MF(verbose=False), split.train, loss="softmax")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA"):
-            fit(model(), split.train, device="cuda")
-
-
-@pytest.mark.parametrize("loss", ["sampled_softmax", "bpr", "bce"])
-def test_every_loss_trains(split, loss):
-    m = model(loss=loss, epochs=8, patience=8)
-    history = fit(m, split.train, split.valid)
-    assert history[-1]["loss"] < history[0]["loss"]
-    assert max(r["valid_ndcg@10"] for r in history) == evaluate_valid(m, split.train, split.valid)["valid_ndcg@10"]
+    again = MF.load(tmp_path / "mf.pt")
+    assert torch.equal(again.score([1, 2], split.train), mf.score([1, 2], split.train)) and again.config == mf.config

@@ -8,7 +8,7 @@ history items excluded unless ``--no-exclude-seen``; test NDCG@10 and HR@10 with
 bootstrap intervals over users, and for every row after the first the paired bootstrap
 differences "first row minus this row" of both metrics (the same users resampled for both).
 
-Hyperparameters were chosen on the *validation* split (see ``PRESETS``); the test split is
+Hyperparameters were chosen on the *validation* split (see ``llmrec_ref.recipes.PRESETS``); the test split is
 only read for the final numbers. Rows on MovieLens-100k: ContextRec (Transformer, context
 features, item2vec-initialised items), the same without context and with random init (the
 ablation), the GRU variant, and Popularity. On ``--dataset shop``: with context (the past
@@ -33,40 +33,10 @@ import torch
 from llmrec_ref.baselines import Popularity
 from llmrec_ref.bench import markdown_table, peak_memory_mb
 from llmrec_ref.evaluation import full_ranking, paired_bootstrap
-from llmrec_ref.models import ContextRec
-from llmrec_ref.preprocess import preprocess
-from llmrec_ref.split import leave_one_out, next_session_split
+from llmrec_ref.recipes import DEFAULT_PROTOCOL, PRESETS, PROTOCOLS, build, load_split
 
-__all__ = ["run", "add_arguments", "load_split", "pretrained_items", "build", "PRESETS"]
+__all__ = ["run", "add_arguments"]
 
-# Chosen on validation NDCG@10 (seed 0, ML-100k and the shop; the test split never read), see
-# the closing note of notebooks/05_loss_derivation. What mattered, in order: training on every
-# event ("all" windows, not only each user's last 51: valid 0.112 -> 0.13), learning rate 3e-3
-# with batch 64, item2vec/text initialisation (faster early epochs), one block instead of two
-# (better within the one-minute budget). Tried and not kept: max_len 100/200, d_model 128,
-# dropout 0.4, rating / month as context, target attention, refitting on train + valid,
-# linear lr decay. The shop's catalogue (10,000 items) makes the full softmax slow on a CPU, so
-# it trains with a sampled softmax (1,000 shared negatives ~ count^0.75, log-Q corrected), with
-# the request context on (its timestamps are when users act), and lr 1e-3: on the next-session
-# validation split the context model reached 0.0337 with it, 0.0318 with 3e-3, 0.0326 with
-# dropout 0.4 (it peaks within a few epochs, hence the short patience).
-ML = dict(d_model=64, n_heads=2, n_layers=1, max_len=50, windows="all", dropout=0.2, batch_size=64, lr=3e-3,
-          epochs=16, patience=5)
-SHOP = dict(ML, max_len=20, loss="sampled_softmax", n_negatives=1000, lr=1e-3, epochs=12, patience=4,
-            request_context=True)
-PRESETS = {
-    "ml-100k": {
-        "ContextRec transformer (context, item2vec init)": (ML, "item2vec"),
-        "ContextRec transformer (no context, random init)": (dict(ML, features=[]), None),
-        "ContextRec GRU (context, item2vec init)": (dict(ML, encoder="gru"), "item2vec"),
-    },
-    "shop": {
-        "ContextRec transformer (context, text init)": (SHOP, "text"),
-        "ContextRec transformer (past events' context only, text init)": (dict(SHOP, request_context=False), "text"),
-        "ContextRec transformer (no context, text init)": (dict(SHOP, features=[]), "text"),
-        "ContextRec transformer (no context, random init)": (dict(SHOP, features=[]), None),
-    },
-}
 # quoted from issue #6: a widely used library, same data and protocol, history not excluded
 LIBRARY = [
     {"model": "library GRU4Rec (quoted)", "test ndcg@10": 0.049, "test hr@10": 0.108, "epochs": 25,
@@ -76,72 +46,19 @@ LIBRARY = [
 ]
 
 
-PROTOCOLS = {"loo": leave_one_out, "session": next_session_split}
-DEFAULT_PROTOCOL = {"ml-100k": "loo", "shop": "session"}
-
-
-def load_split(dataset: str, seed: int = 0, protocol: str | None = None):
-    """(split, items frame, n_items) for ``"ml-100k"`` or ``"shop"`` (the shop generated from ``seed``);
-    ``protocol`` "loo" or "session" (default: ``DEFAULT_PROTOCOL[dataset]``)."""
-    if dataset not in DEFAULT_PROTOCOL:
-        raise ValueError(f"dataset must be 'ml-100k' or 'shop', got {dataset!r}")
-    protocol = protocol or DEFAULT_PROTOCOL[dataset]
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
-    if dataset == "ml-100k":
-        from llmrec_ref.datasets import load_movielens_100k
-
-        data = load_movielens_100k()
-        log = preprocess(data.ratings, rating_range=(1, 5), remap=False, context=True).interactions
-    else:
-        from llmrec_ref.datasets import make_synthetic_shop
-
-        data = make_synthetic_shop(seed=seed)
-        log = preprocess(data.interactions, remap=False, context=True).interactions
-    return PROTOCOLS[protocol](log), data.items, len(data.items)
-
-
-def pretrained_items(kind: str, train, items, n_items: int, d_model: int, seed: int = 0) -> torch.Tensor:
-    """(n_items + 1, d_model) starting vectors: ``"item2vec"`` on the training sequences, or
-    ``"text"``: the mean word2vec vector of each item's text (word2vec trained on the item texts)."""
-    from llmrec_ref import embeddings as E
-
-    if kind == "item2vec":
-        kv = E.item2vec(E.item_sequences(train, seed=seed), vector_size=d_model, seed=seed)
-        return E.to_embedding(kv, range(n_items + 1), seed=seed).weight.detach()
-    if kind == "text":
-        kv = E.train_word2vec([E.tokenize(t) for t in items["text"]], vector_size=d_model, window=10,
-                              epochs=5, seed=seed)
-        w = np.zeros((n_items + 1, d_model), dtype=np.float32)
-        for item, text in zip(items["item_id"], items["text"], strict=True):
-            w[int(item)] = E.text_vector(kv, text).vector
-        w[1:] -= w[1:].mean(0)  # centre: the shared template words carry no preference
-        return torch.from_numpy(w)
-    raise ValueError(f"init must be 'item2vec' or 'text', got {kind!r}")
-
-
-def build(preset: dict, init: str | None, train, items, n_items: int, seed: int = 0, **overrides) -> ContextRec:
-    """An unfitted ContextRec with the settings ``preset`` (+ ``overrides``) whose ID item table
-    starts from ``pretrained_items(init, train, ...)`` when ``init`` ("item2vec", "text") is given."""
-    model = ContextRec(**(dict(preset, n_items=n_items, seed=seed) | overrides))
-    if init is not None:
-        model.init_item_embeddings(pretrained_items(init, train, items, n_items, model.config.d_model, seed))
-    return model
-
-
 def _metrics(model, split, exclude_seen: bool, n_boot: int, seed: int, per_user: dict | None = None) -> dict:
     """Test NDCG@10 / HR@10 with intervals; the first model's per-user values are kept in
     ``per_user`` and every later model gets the paired bootstrap differences to them."""
     res = full_ranking(model, split, exclude_seen=exclude_seen, ks=(10,), n_boot=n_boot, seed=seed)
     out = {}
     for name in ("ndcg@10", "hr@10"):
-        m = res["metrics"][name]
-        out[f"test {name}"] = m["mean"]
-        if m["low"] is not None:
-            out[f"{name} 95% CI"] = f"[{m['low']:.3f}, {m['high']:.3f}]"
+        m = res[name]
+        out[f"test {name}"] = m.mean
+        if m.low is not None:
+            out[f"{name} 95% CI"] = f"[{m.low:.3f}, {m.high:.3f}]"
     if per_user is not None:
         for name, label in (("ndcg@10", "NDCG@10"), ("hr@10", "HR@10")):
-            mine = res["per_user"][name]
+            mine = res.per_user[name]
             if name not in per_user:
                 per_user[name] = mine
                 continue
@@ -171,10 +88,10 @@ def run(dataset: str = "ml-100k", epochs: int | None = None, seed: int = 0, excl
         pretrain = time.perf_counter() - start
         model.fit(split.train, split.valid)
         seconds = time.perf_counter() - start
-        best = max(model.history_, key=lambda r: r["valid_ndcg@10"])
+        best = max(model.train_log_, key=lambda r: r["valid_ndcg@10"])
         rows.append({"model": name, **_metrics(model, split, exclude_seen, n_boot, seed, first),
-                     "valid ndcg@10": best["valid_ndcg@10"], "epochs": len(model.history_),
-                     "s/epoch": float(np.mean([r["seconds"] for r in model.history_])), "pretrain s": pretrain,
+                     "valid ndcg@10": best["valid_ndcg@10"], "epochs": len(model.train_log_),
+                     "s/epoch": float(np.mean([r["seconds"] for r in model.train_log_])), "pretrain s": pretrain,
                      "train s": seconds,
                      "peak MB": peak_memory_mb()})
     start = time.perf_counter()

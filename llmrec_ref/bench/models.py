@@ -89,8 +89,8 @@ def _models(n_items: int, seed: int) -> list[tuple[str, str, object]]:
 
 def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int | None, split, items):
     """(name, "train", unfitted model) for MF and, under ``loo``, the ContextRec variants."""
-    from llmrec_ref.bench.model import PRESETS, build
     from llmrec_ref.mf import MF
+    from llmrec_ref.recipes import PRESETS, build
 
     extra = {} if epochs is None else {"epochs": epochs}
     out = [("MF-BPR", "train", MF(n_items=n_items, seed=seed, verbose=False, **extra))]
@@ -118,9 +118,9 @@ def _trained(dataset: str, protocol: str, n_items: int, seed: int, epochs: int |
     return out
 
 
-def _cell(m: dict) -> str:
-    """'0.123 [0.110, 0.136]': the mean and its bootstrap 95% interval."""
-    return f"{m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+def _cell(m) -> str:
+    """'0.123 [0.110, 0.136]': the mean and its bootstrap 95% interval (``Metric.__str__``)."""
+    return str(m)
 
 
 def evaluation_speed(n_users: int = 943, n_items: int = 1682, repeats: int = 10, seed: int = 0) -> list[dict]:
@@ -195,7 +195,7 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
                 model.fit(split.train, split.valid)
             res = full_ranking(model, split, n_items=n_items, ks=(10,), exclude_seen=exclude_seen,
                                protocol=proto, seed=seed)
-            history = getattr(model, "history_", None)  # trained models: one row per epoch
+            history = model.train_log_ if hasattr(model, "config") else None  # trained models: one row per epoch
             if history is not None:
                 c = model.config
                 hyper = f"d={c.d_model}, lr={c.lr:g}, epochs={len(history)} (early stop on valid)"
@@ -204,16 +204,16 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
                 hyper = (hyper + ("" if searched else " (default, no search)")) if hyper else "-"
             row = {"model": name, "protocol": f"{proto} (full{'' if exclude_seen else ', seen kept'})",
                    "fit on": fitted_on, "hyperparameters": hyper}
-            row.update({NAMES[m]: _cell(res["metrics"][m]) for m in HEADLINE})
-            row["coverage@10"] = f"{res['metrics']['coverage@10']['mean']:.3f}"
+            row.update({NAMES[m]: _cell(res[m]) for m in HEADLINE})
+            row["coverage@10"] = f"{res['coverage@10'].mean:.3f}"
             if sampled:
                 samp = sampled_ranking(model, split, n_negatives=sampled, n_items=n_items, ks=(10,), seed=seed)
-                row[f"HR@10 ({sampled} sampled)"] = _cell(samp["metrics"]["hr@10"])
-                row[f"NDCG@10 ({sampled} sampled)"] = _cell(samp["metrics"]["ndcg@10"])
+                row[f"HR@10 ({sampled} sampled)"] = _cell(samp["hr@10"])
+                row[f"NDCG@10 ({sampled} sampled)"] = _cell(samp["ndcg@10"])
             per_epoch = f"{sum(r['seconds'] for r in history) / len(history):.2f}" if history else "n/a"
             row.update({"train_s": f"{search_s + getattr(model, 'pretrain_s_', 0.0) + t['seconds']:.2f}",
                         "fit_s": f"{getattr(model, 'fit_s_', t['seconds']):.2f}",
-                        "s/epoch": per_epoch, "peak MB": f"{peak_memory_mb():.0f}", "users": res["n_users"]})
+                        "s/epoch": per_epoch, "peak MB": f"{peak_memory_mb():.0f}", "users": res.n_users})
             rows.append(row)
             previous = model
     return rows

@@ -34,8 +34,8 @@ from llmrec_ref.bench import markdown_table, peak_memory_mb, timed
 __all__ = ["run", "add_arguments"]
 
 
-def _ci(m: dict) -> str:
-    return "" if m["low"] is None else f"[{m['low']:.3f}, {m['high']:.3f}]"
+def _ci(m) -> str:
+    return "" if m.low is None else f"[{m.low:.3f}, {m.high:.3f}]"
 
 
 def _weights_mb(module: torch.nn.Module) -> float:
@@ -134,10 +134,10 @@ def _cold_start(ml, vectors: dict, seed: int, n_boot: int, contextrec: bool = Tr
     for name, model in models.items():
         with timed() as t:
             model.fit(split.train)
-        m = evaluate_cold_start(model, split, ks=(10,), n_boot=n_boot, seed=seed)["metrics"]
+        m = evaluate_cold_start(model, split, ks=(10,), n_boot=n_boot, seed=seed).metrics
         rows.append({"part": "cold start", "row": name, "seconds": t["seconds"],
-                     "recall@10": m["recall@10"]["mean"], "recall 95% CI": _ci(m["recall@10"]),
-                     "ndcg@10": m["ndcg@10"]["mean"], "ndcg 95% CI": _ci(m["ndcg@10"]),
+                     "recall@10": m["recall@10"].mean, "recall 95% CI": _ci(m["recall@10"]),
+                     "ndcg@10": m["ndcg@10"].mean, "ndcg 95% CI": _ci(m["ndcg@10"]),
                      "note": f"{len(split.cold_items)} cold items, {split.test['user_id'].nunique()} users"})
     by = {r["row"]: r for r in rows}
     for full, int8 in (("text: rating-weighted mean of history", "text: rating-weighted mean, int8 vectors"),
@@ -156,8 +156,8 @@ WARM = {  # item table of ContextRec on MovieLens-100k: (item_repr, start the ID
 def _contextrec(n_items: int, item_repr: str, V: torch.Tensor, seed: int, epochs: int | None, pca: bool = False,
                 **overrides):
     """ContextRec with bench.model's MovieLens preset and the given item table (V: (n + 1, d_text))."""
-    from llmrec_ref.bench.model import ML
     from llmrec_ref.models import ContextRec
+    from llmrec_ref.recipes import ML
     from llmrec_ref.text import text_init
 
     config = dict(ML, n_items=n_items, seed=seed, verbose=False, item_repr=item_repr) | overrides
@@ -180,13 +180,13 @@ def _pick_epochs(split, V: torch.Tensor, seed: int, grid=(2, 4, 8, 16)) -> tuple
     tried = {}
     for e in grid:
         model = _contextrec(split.n_items, "text", V, seed, e).fit(inner.train)
-        tried[e] = evaluate_cold_start(model, inner, ks=(10,), n_boot=0)["metrics"]["recall@10"]["mean"]
+        tried[e] = evaluate_cold_start(model, inner, ks=(10,), n_boot=0)["recall@10"].mean
     return max(tried, key=tried.get), tried
 
 
 def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None) -> list[dict]:
-    from llmrec_ref.bench.model import load_split
     from llmrec_ref.evaluation import full_ranking, paired_bootstrap
+    from llmrec_ref.recipes import load_split
 
     split, _, n_items = load_split("ml-100k", seed)
     V = torch.cat([torch.zeros(1, vectors.shape[1]), vectors])  # (n + 1, d_text), row 0 = padding
@@ -196,17 +196,17 @@ def _warm(ml, vectors: torch.Tensor, seed: int, n_boot: int, epochs: int | None)
         with timed() as t:
             model.fit(split.train, split.valid)
         res = full_ranking(model, split, ks=(10,), n_boot=n_boot, seed=seed)
-        per_user[name] = res["per_user"]["ndcg@10"]
-        m = res["metrics"]
-        note = f"{len(model.history_)} epochs; full ranking, history excluded"
+        per_user[name] = res.per_user["ndcg@10"]
+        m = res.metrics
+        note = f"{len(model.train_log_)} epochs; full ranking, history excluded"
         if per_user.keys() - {name}:
             first = next(iter(per_user))
             diff = paired_bootstrap(per_user[name], per_user[first], n_boot=max(n_boot, 1), seed=seed)
             note += (f"; NDCG@10 minus ID-only {diff['mean_diff']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}], "
                      f"P(better) {diff['p_a_better']:.2f}")
         rows.append({"part": "warm (loo)", "row": name, "seconds": t["seconds"],
-                     "recall@10": m["recall@10"]["mean"], "recall 95% CI": _ci(m["recall@10"]),
-                     "ndcg@10": m["ndcg@10"]["mean"], "ndcg 95% CI": _ci(m["ndcg@10"]), "note": note})
+                     "recall@10": m["recall@10"].mean, "recall 95% CI": _ci(m["recall@10"]),
+                     "ndcg@10": m["ndcg@10"].mean, "ndcg 95% CI": _ci(m["ndcg@10"]), "note": note})
     return rows
 
 

@@ -100,7 +100,7 @@ def ex3(ns: dict) -> None:
     fn = require(ns, "cold_start_hr", name, callable)
     split = _toy_split()
     for model in _MODELS:
-        want = evaluate_cold_start(model, split, ks=(1,), n_boot=0)["metrics"]["hr@1"]["mean"]
+        want = evaluate_cold_start(model, split, ks=(1,), n_boot=0)["hr@1"].mean
         got = call(fn, name, model, split, 1)
         expect(isinstance(got, (float, int, np.floating)) or (isinstance(got, torch.Tensor) and got.numel() == 1),
                name, f"return one number (a float), got {type(got).__name__}.")

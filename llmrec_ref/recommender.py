@@ -1,0 +1,134 @@
+"""The contract every recommender of the course keeps, and the one checkpoint format.
+
+Derived in notebooks/05_loss_derivation (the neural models) and notebooks/06_evaluation (the
+baselines). In the spirit of scikit-learn's estimators:
+
+- ``__init__`` stores settings and never reads data; ``fit(train, valid=None)`` always starts
+  over (a neural model continues from its current weights only with ``warm_start=True``) and
+  returns ``self``; what it learns ends in ``_``. ``valid`` always means the same thing: it
+  selects the model (early stopping, or a hyperparameter grid) and is never trained on;
+  refitting on train + valid is asked for explicitly (``refit=True``).
+- ``score(users, history, query=None) -> (len(users), n_items + 1)`` float32 scores, column 0
+  (padding) = -inf. ``history`` is the log the model may condition on; ``query`` is the context
+  of each user's request (time, device, never the outcome), read only by models whose
+  ``uses_query`` is True, so a wrapper can tell whether to pass it on.
+- ``train_log_``: one dict per epoch (neural models) or per setting tried (a grid search).
+- Learned models ``save(path)`` and ``Class.load(path)``: ``{"class", "meta" (JSON), "tensors"}``
+  read back with ``torch.load(weights_only=True)``; ``load`` refuses another class's file.
+
+``llmrec_ref.conformance.check_recommender`` states the contract as a test, run on every model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = ["Recommender", "user_tensor", "check_items", "item_counts", "save_checkpoint", "read_checkpoint"]
+
+
+def user_tensor(users) -> torch.Tensor:
+    """Any sequence of user ids -> a (U,) int64 tensor."""
+    return torch.as_tensor(np.asarray(users), dtype=torch.long).reshape(-1)
+
+
+def check_items(frame: pd.DataFrame, n_items: int) -> None:
+    """``KeyError`` if ``frame`` holds an item id outside 1..n_items."""
+    items = frame["item_id"].to_numpy()
+    bad = items[(items < 1) | (items > n_items)]
+    if len(bad):
+        raise KeyError(f"item id {int(bad[0])} is unknown to this model (it knows ids 1..{n_items}); "
+                       "remap ids as in training, or refit with n_items large enough")
+
+
+def item_counts(frame: pd.DataFrame, n_items: int) -> torch.Tensor:
+    """(n_items + 1,) float32 number of rows of each item in ``frame`` (index 0 = padding = 0)."""
+    return torch.bincount(torch.tensor(frame["item_id"].to_numpy(dtype=np.int64)), minlength=n_items + 1).float()
+
+
+class Recommender:
+    """Base of every model: the contract (module docstring) and the plumbing it needs."""
+
+    uses_query: bool = False  # True: score reads the request context in ``query``
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> Recommender:  # pragma: no cover
+        raise NotImplementedError
+
+    def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- shared plumbing
+    def _check_fitted(self, attribute: str = "n_items_") -> None:
+        if getattr(self, attribute, None) is None:
+            raise ValueError(f"{type(self).__name__} is not fitted: call fit(train) first")
+
+    @staticmethod
+    def _pad(scores: torch.Tensor) -> torch.Tensor:
+        """Prepend the padding column: (U, I) -> (U, I + 1) with -inf at item 0."""
+        return torch.cat([torch.full((scores.shape[0], 1), float("-inf")), scores.float()], dim=1)
+
+    @staticmethod
+    def _fallback(scores: torch.Tensor, empty: torch.Tensor, counts: torch.Tensor, what: str) -> torch.Tensor:
+        """Rows flagged ``empty`` get popularity scores log(1 + count), with a warning; column 0 = -inf."""
+        if empty.any():
+            warnings.warn(f"{int(empty.sum())} user(s) have no {what}: recommending by popularity", stacklevel=3)
+            scores[empty] = torch.log1p(counts.to(scores.device))
+        scores[:, 0] = float("-inf")
+        return scores
+
+    # ---------------------------------------------------------------- checkpoints
+    def _state(self) -> tuple[dict, dict[str, torch.Tensor]]:  # pragma: no cover - learned models define it
+        """(JSON-able settings + learned sizes, tensors) that rebuild the fitted model."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    @classmethod
+    def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str):  # pragma: no cover
+        raise NotImplementedError(f"{cls.__name__} cannot be loaded")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to ``path`` (written to a temporary file, then renamed into place)."""
+        meta, tensors = self._state()
+        save_checkpoint(path, type(self).__name__, meta, tensors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "cpu"):
+        """The model saved at ``path``; ``ValueError`` if the file holds another class or is not a checkpoint."""
+        meta, tensors = read_checkpoint(path, cls.__name__)
+        return cls._from_state(meta, tensors, device)
+
+
+def save_checkpoint(path: str | os.PathLike, cls_name: str, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """``torch.save`` of ``{"class", "meta" (JSON text), "tensors" (on the CPU)}``, atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    blob = {"class": cls_name, "meta": json.dumps(meta),
+            "tensors": {k: v.detach().cpu().contiguous() for k, v in tensors.items()}}
+    try:
+        torch.save(blob, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_checkpoint(path: str | os.PathLike, cls_name: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(meta, tensors) of a checkpoint holding a ``cls_name``, read with ``weights_only=True``."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}; write one with model.save(path)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated file, or a pickle that is not plain tensors
+        raise ValueError(f"{os.fspath(path)!r} is not a readable checkpoint ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:200]})") from err
+    if not isinstance(blob, dict) or not {"class", "meta", "tensors"} <= set(blob):
+        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by model.save(path)")
+    if blob["class"] != cls_name:
+        raise ValueError(f"the checkpoint holds a {blob['class']}, not a {cls_name}: "
+                         f"load it with {blob['class']}.load(path)")
+    return json.loads(blob["meta"]), blob["tensors"]
