@@ -12,6 +12,7 @@ compared with the shop's ground truth (the generator's own probabilities).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -81,6 +82,9 @@ def _get_model(dataset: str, split, items, n_items: int, seed: int, load: str | 
                epochs: int | None):
     from llmrec_ref.models import ContextRec
 
+    if save is not None and not Path(save).parent.is_dir():  # before minutes of training, not after
+        raise FileNotFoundError(f"cannot save to {save!r}: the folder {str(Path(save).parent)!r} does not exist; "
+                                "create it first")
     if load is not None:
         model = ContextRec.load(load)
         if model.n_items_ != n_items:

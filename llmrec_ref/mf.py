@@ -20,7 +20,7 @@ from torch import nn
 
 from llmrec_ref import losses
 from llmrec_ref.evaluation import validation_metrics
-from llmrec_ref.recommender import Recommender, check_items, item_counts, user_tensor
+from llmrec_ref.recommender import Recommender, check_items, config_from, item_counts, user_tensor
 from llmrec_ref.train import check_settings, train_loop
 
 __all__ = ["MFConfig", "MFNet", "MF"]
@@ -165,7 +165,7 @@ class MF(Recommender):
 
     @classmethod
     def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str) -> MF:
-        model = cls(MFConfig(**dict(meta["config"], device=device)))
+        model = cls(config_from(MFConfig, meta["config"], device=device))
         model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
         model.network_ = MFNet(model.n_users_, model.n_items_, model.config.d_model, model.config.init_std)
         try:

@@ -36,7 +36,7 @@ from llmrec_ref.context import (
 )
 from llmrec_ref.contextrec import ENCODERS, ITEM_REPRS, ContextRecNet, ContextRecNetConfig
 from llmrec_ref.evaluation import validation_metrics
-from llmrec_ref.recommender import Recommender, check_items, item_counts, user_tensor
+from llmrec_ref.recommender import Recommender, check_items, config_from, item_counts, user_tensor
 from llmrec_ref.sampling import SequenceDataset
 from llmrec_ref.train import check_settings, train_loop
 
@@ -356,8 +356,8 @@ class ContextRec(Recommender):
 
     @classmethod
     def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str) -> ContextRec:
-        model = cls(ContextRecConfig(**dict(meta["config"], device=device)))
-        model.net_config_, model.vocab_ = ContextRecNetConfig(**meta["net_config"]), meta["vocab"]
+        model = cls(config_from(ContextRecConfig, meta["config"], device=device))
+        model.net_config_, model.vocab_ = config_from(ContextRecNetConfig, meta["net_config"]), meta["vocab"]
         model.network_ = ContextRecNet(model.net_config_)
         state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
         try:

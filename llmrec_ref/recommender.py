@@ -13,14 +13,17 @@ baselines). In the spirit of scikit-learn's estimators:
   of each user's request (time, device, never the outcome), read only by models whose
   ``uses_query`` is True, so a wrapper can tell whether to pass it on.
 - ``train_log_``: one dict per epoch (neural models) or per setting tried (a grid search).
-- Learned models ``save(path)`` and ``Class.load(path)``: ``{"class", "meta" (JSON), "tensors"}``
-  read back with ``torch.load(weights_only=True)``; ``load`` refuses another class's file.
+- Learned models ``save(path)`` and ``Class.load(path)``: ``{"class", "meta" (JSON), "tensors",
+  "sha256"}`` read back with ``torch.load(weights_only=True)``; ``load`` refuses another class's
+  file, a file whose checksum does not match (a flipped byte, an edit) and non-finite weights.
 
 ``llmrec_ref.conformance.check_recommender`` states the contract as a test, run on every model.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import warnings
@@ -30,7 +33,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["Recommender", "user_tensor", "check_items", "item_counts", "save_checkpoint", "read_checkpoint"]
+__all__ = ["Recommender", "user_tensor", "check_items", "item_counts", "save_checkpoint", "read_checkpoint",
+           "config_from"]
 
 
 def user_tensor(users) -> torch.Tensor:
@@ -103,12 +107,28 @@ class Recommender:
         return cls._from_state(meta, tensors, device)
 
 
+def _digest(cls_name: str, meta_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the class name, the meta text and every tensor's name, dtype, shape and bytes."""
+    h = hashlib.sha256(f"{cls_name}\n{meta_json}".encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\n{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | os.PathLike, cls_name: str, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
-    """``torch.save`` of ``{"class", "meta" (JSON text), "tensors" (on the CPU)}``, atomically."""
+    """``torch.save`` of ``{"class", "meta" (JSON text), "tensors" (on the CPU), "sha256"}``, atomically:
+    written to ``path + ".tmp"``, then renamed, so an interrupted save leaves no half-written file."""
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot save to {os.fspath(path)!r}: the folder {os.fspath(path.parent)!r} "
+                                "does not exist; create it first")
+    meta_json = json.dumps(meta)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    blob = {"class": cls_name, "meta": meta_json, "tensors": tensors,
+            "sha256": _digest(cls_name, meta_json, tensors)}
     tmp = path.with_name(path.name + ".tmp")
-    blob = {"class": cls_name, "meta": json.dumps(meta),
-            "tensors": {k: v.detach().cpu().contiguous() for k, v in tensors.items()}}
     try:
         torch.save(blob, tmp)
         os.replace(tmp, path)
@@ -118,17 +138,39 @@ def save_checkpoint(path: str | os.PathLike, cls_name: str, meta: dict, tensors:
 
 
 def read_checkpoint(path: str | os.PathLike, cls_name: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(meta, tensors) of a checkpoint holding a ``cls_name``, read with ``weights_only=True``."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}; write one with model.save(path)")
+    """(meta, tensors) of a checkpoint holding a ``cls_name``, read with ``weights_only=True``.
+
+    ``ValueError`` when the file is not a checkpoint, holds another class, fails its checksum
+    or has non-finite weights; ``FileNotFoundError`` when there is no file."""
+    where = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {where!r}; write one with model.save(path)")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated file, or a pickle that is not plain tensors
-        raise ValueError(f"{os.fspath(path)!r} is not a readable checkpoint ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0][:200]})") from err
-    if not isinstance(blob, dict) or not {"class", "meta", "tensors"} <= set(blob):
-        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by model.save(path)")
+    except Exception as err:  # a truncated or empty file, a text file, a pickle that is not plain tensors
+        raise ValueError(f"{where!r} is not a readable checkpoint ({type(err).__name__}: "
+                         f"{(str(err).splitlines() or [''])[0][:200]}); save the model again") from err
+    if not isinstance(blob, dict) or not {"class", "meta", "tensors", "sha256"} <= set(blob):
+        raise ValueError(f"{where!r} is not a checkpoint written by model.save(path)")
     if blob["class"] != cls_name:
         raise ValueError(f"the checkpoint holds a {blob['class']}, not a {cls_name}: "
                          f"load it with {blob['class']}.load(path)")
+    if _digest(blob["class"], blob["meta"], blob["tensors"]) != blob["sha256"]:
+        raise ValueError(f"{where!r} fails its checksum: the file was corrupted or edited after it was saved; "
+                         "save the model again")
+    bad = [k for k, t in blob["tensors"].items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise ValueError(f"{where!r} holds non-finite weights ({', '.join(bad[:3])}): the model diverged before "
+                         "it was saved; train it again (a lower learning rate)")
     return json.loads(blob["meta"]), blob["tensors"]
+
+
+def config_from(config_cls: type, stored: dict, **overrides):
+    """``config_cls(**stored, **overrides)``, with a clear ``ValueError`` for settings this version
+    of the package does not know (a checkpoint written by another version)."""
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(stored) - known)
+    if unknown:
+        raise ValueError(f"the checkpoint's {config_cls.__name__} has settings this version does not know: "
+                         f"{unknown}; it was written by another version of llmrec_ref")
+    return config_cls(**(stored | overrides))

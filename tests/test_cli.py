@@ -149,3 +149,16 @@ def test_bench_model_runs_end_to_end_on_a_tiny_preset(movielens, monkeypatch):
     assert [r["model"] for r in rows] == ["tiny", "tiny gru", "Popularity"]
     assert all(r["protocol"] == "loo, full, history excluded" for r in rows)
     assert 0 < rows[0]["test ndcg@10"] < 1 and "first row minus this, NDCG@10 [95%]" in rows[1]
+
+
+def test_demo_checks_where_it_will_save_before_training_and_refuses_a_text_file(tmp_path, capsys, monkeypatch):
+    import llmrec_ref.demo as demo
+
+    monkeypatch.setattr(demo, "train_model", lambda *a, **k: pytest.fail("trained before checking --save"))
+    assert main(["demo", "--save", str(tmp_path / "missing" / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "folder" in err and "does not exist" in err
+    (tmp_path / "notes.txt").write_text("not a model")
+    assert main(["demo", "--load", str(tmp_path / "notes.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a readable checkpoint" in err and "Traceback" not in err

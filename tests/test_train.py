@@ -3,6 +3,8 @@ and the one checkpoint format."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -172,3 +174,44 @@ def test_mf_checkpoint_round_trip(split, tmp_path):
     mf.save(tmp_path / "mf.pt")
     again = MF.load(tmp_path / "mf.pt")
     assert torch.equal(again.score([1, 2], split.train), mf.score([1, 2], split.train)) and again.config == mf.config
+
+
+def _rewrite(path, **changes):
+    """Load a checkpoint as plain data, change it, save it back (what an edit or a corruption does)."""
+    blob = torch.load(path, weights_only=True)
+    blob.update(changes)
+    torch.save(blob, path)
+    return blob
+
+
+def test_a_damaged_checkpoint_is_refused_with_a_reason(split, tmp_path):
+    mf = MF(d_model=4, epochs=1, verbose=False).fit(split.train)
+    path = tmp_path / "mf.pt"
+    mf.save(path)
+    blob = torch.load(path, weights_only=True)
+    edited = dict(blob["tensors"])
+    edited["net.item_bias"] = edited["net.item_bias"] + 1e-3  # a changed weight, keeping the old checksum
+    _rewrite(path, tensors=edited)
+    with pytest.raises(ValueError, match="fails its checksum"):
+        MF.load(path)
+    mf.network_.item_bias.data[3] = float("nan")  # a diverged model saved as it was
+    mf.save(path)
+    with pytest.raises(ValueError, match="non-finite weights \\(net.item_bias\\)"):
+        MF.load(path)
+    mf.network_.item_bias.data[3] = 0.0
+    mf.save(path)
+    data = path.read_bytes()
+    for damaged in (data[: len(data) // 2], b""):  # truncated, empty
+        path.write_bytes(damaged)
+        with pytest.raises(ValueError, match="not a readable checkpoint"):
+            MF.load(path)
+    mf.save(path)
+    meta = json.loads(torch.load(path, weights_only=True)["meta"])
+    meta["config"]["colour"] = "blue"  # written by another version: re-sign it so only the key is wrong
+    save_checkpoint(path, "MF", meta, torch.load(path, weights_only=True)["tensors"])
+    with pytest.raises(ValueError, match="does not know: \\['colour'\\]"):
+        MF.load(path)
+    with pytest.raises(FileNotFoundError, match="folder .* does not exist"):
+        mf.save(tmp_path / "missing" / "mf.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        MF.load(tmp_path)  # a folder is not a checkpoint file
