@@ -27,7 +27,7 @@ import torch
 
 from llmrec_ref.evaluation import interaction_matrix
 from llmrec_ref.metrics import evaluate, topk_items
-from llmrec_ref.recommender import Recommender, user_tensor
+from llmrec_ref.recommender import Recommender, largest_id, user_tensor
 
 __all__ = ["RandomScorer", "Popularity", "ItemKNN", "EASE", "ITEMKNN_GRID", "EASE_GRID"]
 
@@ -41,6 +41,7 @@ class _Baseline(Recommender):
     n_items: int | None = None   # fixed catalogue size, or None: learned by fit into n_items_
     grid: dict | None = None
     refit: bool = False
+    _hyper: tuple = ()           # names of the hyperparameters (init arguments a grid may search)
 
     def _prepare(self, train: pd.DataFrame):  # pragma: no cover - each model defines it
         """What fitting needs from ``train`` whatever the hyperparameters (computed once per search)."""
@@ -57,8 +58,7 @@ class _Baseline(Recommender):
         is given (all data before the test part; never evaluate it on ``valid`` afterwards).
         """
         start, state = time.perf_counter(), None
-        frames = [f for f in (train, valid) if f is not None and len(f)]
-        self.n_items_ = self.n_items or max(int(f["item_id"].max()) for f in frames)
+        self.n_items_ = self.n_items or largest_id("item_id", train, valid)
         self.train_log_ = []
         if self.grid:
             if valid is None or len(valid) == 0:
@@ -91,8 +91,6 @@ class _Baseline(Recommender):
         if fitted and hasattr(self, "params_"):
             return dict(self.params_)
         return {name: getattr(self, name) for name in self._hyper}
-
-    _hyper: tuple = ()  # names of the hyperparameters
 
 
 class RandomScorer(_Baseline):

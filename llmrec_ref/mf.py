@@ -20,7 +20,14 @@ from torch import nn
 
 from llmrec_ref import losses
 from llmrec_ref.evaluation import validation_metrics
-from llmrec_ref.recommender import Recommender, check_items, config_from, item_counts, user_tensor
+from llmrec_ref.recommender import (
+    Recommender,
+    check_items,
+    config_from,
+    item_counts,
+    largest_id,
+    user_tensor,
+)
 from llmrec_ref.train import check_settings, train_loop
 
 __all__ = ["MFConfig", "MFNet", "MF"]
@@ -108,9 +115,8 @@ class MF(Recommender):
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> MF:
         """Train with BPR (validation NDCG@10 on ``valid`` after each epoch, early stopping); returns self."""
         c = self.config
-        frames = [f for f in (train, valid) if f is not None and len(f)]
-        n_users = c.n_users or max(int(f["user_id"].max()) for f in frames)
-        n_items = c.n_items or max(int(f["item_id"].max()) for f in frames)
+        n_users = c.n_users or largest_id("user_id", train, valid)
+        n_items = c.n_items or largest_id("item_id", train, valid)
         check_items(train, n_items)
         if not (c.warm_start and getattr(self, "network_", None) is not None
                 and (self.n_users_, self.n_items_) == (n_users, n_items)):

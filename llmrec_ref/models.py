@@ -36,7 +36,14 @@ from llmrec_ref.context import (
 )
 from llmrec_ref.contextrec import ENCODERS, ITEM_REPRS, ContextRecNet, ContextRecNetConfig
 from llmrec_ref.evaluation import validation_metrics
-from llmrec_ref.recommender import Recommender, check_items, config_from, item_counts, user_tensor
+from llmrec_ref.recommender import (
+    Recommender,
+    check_items,
+    config_from,
+    item_counts,
+    largest_id,
+    user_tensor,
+)
 from llmrec_ref.sampling import SequenceDataset
 from llmrec_ref.train import check_settings, train_loop
 
@@ -175,8 +182,7 @@ class ContextRec(Recommender):
         if c.item_repr != "id" and self.item_text is None:
             raise ValueError(f"item_repr={c.item_repr!r} needs the item texts: call model.set_item_text(vectors) "
                              "(e.g. text.item_vectors(...)) before fit")
-        frames = [f for f in (train, valid) if f is not None and len(f)]
-        n_items = c.n_items or max(int(f["item_id"].max()) for f in frames)
+        n_items = c.n_items or largest_id("item_id", train, valid)
         if c.features is None:
             names = [f for f in KNOWN_FEATURES if f != "behavior_code" or "behavior" in train.columns]
             names += [f for f in AUTO_CATEGORICAL if f in train.columns]

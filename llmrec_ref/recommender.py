@@ -33,13 +33,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["Recommender", "user_tensor", "check_items", "item_counts", "save_checkpoint", "read_checkpoint",
-           "config_from"]
+__all__ = ["Recommender", "user_tensor", "largest_id", "check_items", "item_counts", "save_checkpoint",
+           "read_checkpoint", "config_from"]
 
 
 def user_tensor(users) -> torch.Tensor:
     """Any sequence of user ids -> a (U,) int64 tensor."""
     return torch.as_tensor(np.asarray(users), dtype=torch.long).reshape(-1)
+
+
+def largest_id(column: str, *frames: pd.DataFrame | None) -> int:
+    """The largest ``column`` id in the non-empty ``frames`` (what a model sizes its tables by);
+    ``ValueError`` when every frame is empty or missing."""
+    present = [f for f in frames if f is not None and len(f)]
+    if not present:
+        raise ValueError(f"no interactions to learn {column} ids from: the training frame is empty")
+    return max(int(f[column].max()) for f in present)
 
 
 def check_items(frame: pd.DataFrame, n_items: int) -> None:
