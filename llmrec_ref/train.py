@@ -44,7 +44,8 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
                epochs: int, lr: float, batch_size: int, patience: int = 5, weight_decay: float = 0.0,
                seed: int = 0, device: str = "cpu", verbose: bool = True,
                validate: Callable[[], dict[str, float]] | None = None,
-               monitor: str = "valid_ndcg@10", name: str = "model") -> list[dict]:
+               monitor: str = "valid_ndcg@10", name: str = "model", shard=None,
+               batch_weight: Callable[[dict[str, torch.Tensor]], int] | None = None) -> list[dict]:
     """Minimise ``batch_loss`` over ``rows`` with Adam; returns one dict per epoch.
 
     ``rows`` maps names to tensors with the same first dimension N (one training row each);
@@ -56,17 +57,28 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
     ``seed`` also seeds torch's global generator (dropout draws from it). A NaN or infinite
     loss raises ``FloatingPointError`` naming the epoch and ``lr``. Progress: a bar per epoch
     in a terminal or notebook, one line per epoch otherwise (``verbose=False``: silent).
+
+    ``shard`` (a ``llmrec_ref.distributed.Shard``) trains data-parallel: ``rows`` are then this
+    process's rows only, a contiguous block of the global rows. Every process draws the same
+    permutation of the global rows, so a step's batch is the one a single process would take;
+    each process computes the loss of its part, weighted by its share of the batch
+    (``batch_weight(batch)``: the number of terms the loss averages, default the rows), the
+    gradients are summed over processes, and the generator is kept in step. The weights, the
+    loss log and what ``validate`` sees are those of one process with the same ``batch_size``,
+    up to the order of float sums.
     """
     check_settings(epochs, lr, batch_size, patience, weight_decay, device)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but no CUDA GPU is available; use device='cpu'")
     n = len(next(iter(rows.values()))) if rows else 0
-    if n == 0 or any(len(v) != n for v in rows.values()):
+    if (n == 0 and shard is None) or any(len(v) != n for v in rows.values()):
         raise ValueError(f"rows must be non-empty tensors with one common first dimension, got "
                          f"{ {k: tuple(v.shape) for k, v in rows.items()} }")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     module.to(device)
+    if shard is not None:
+        n = shard.start(module, n)  # global rows; every process starts from process 0's weights
     opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     log: list[dict] = []
     best, best_state, bad = -math.inf, None, 0
@@ -77,13 +89,16 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
         steps = bar(range(0, n, batch_size), f"{name} epoch {epoch}/{epochs}", verbose)
         for i in steps:
             idx = order[i:i + batch_size]
-            batch = {k: v[idx].to(device) for k, v in rows.items()}
-            loss = batch_loss(batch, gen)
+            opt.zero_grad(set_to_none=True)
+            if shard is None:
+                batch = {k: v[idx].to(device) for k, v in rows.items()}
+                loss = batch_loss(batch, gen)
+                loss.backward()
+            else:
+                loss = shard.step(module, rows, idx, batch_loss, gen, batch_weight, device)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch} (lr={lr}); "
                                          "lower the learning rate or check the inputs for NaN")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
             opt.step()
             total, seen = total + loss.item() * len(idx), seen + len(idx)
             if hasattr(steps, "set_postfix"):
