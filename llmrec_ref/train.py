@@ -91,14 +91,14 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
             idx = order[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
             if shard is None:
-                batch = {k: v[idx].to(device) for k, v in rows.items()}
-                loss = batch_loss(batch, gen)
-                loss.backward()
-            else:
+                loss = batch_loss({k: v[idx].to(device) for k, v in rows.items()}, gen)
+            else:  # this process's part of the batch, gradients summed over processes
                 loss = shard.step(module, rows, idx, batch_loss, gen, batch_weight, device)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch} (lr={lr}); "
                                          "lower the learning rate or check the inputs for NaN")
+            if shard is None:
+                loss.backward()
             opt.step()
             total, seen = total + loss.item() * len(idx), seen + len(idx)
             if hasattr(steps, "set_postfix"):
