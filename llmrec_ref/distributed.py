@@ -90,6 +90,10 @@ class Shard:
         dist.all_gather_object(out, obj, group=self.group)
         return out
 
+    def barrier(self) -> None:
+        """Wait until every process gets here (e.g. until process 0 has written a checkpoint)."""
+        dist.barrier(group=self.group)
+
     def _sum(self, values: torch.Tensor) -> torch.Tensor:
         values = values.to(self.device)
         dist.all_reduce(values, group=self.group)
