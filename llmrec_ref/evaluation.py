@@ -175,16 +175,17 @@ def validation_metrics(model: object, train: pd.DataFrame, valid: pd.DataFrame,
 
 def full_ranking(model: object, split, n_items: int | None = None, ks: Sequence[int] = (5, 10, 20),
                  exclude_seen: bool = True, stage: str = "test", protocol: str | None = None,
-                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False) -> metrics.Result:
+                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False, shard=None) -> metrics.Result:
     """Full-ranking evaluation of a fitted ``model`` on ``split`` (``Split(train, valid, test)``).
 
     ``stage="test"``: history = train + valid, truth = test; ``stage="valid"``: history =
     train, truth = valid. Every non-padding item is ranked; ``exclude_seen`` masks the
     user's history items. ``protocol`` ("loo", "random", ...) only labels the result.
     Returns ``metrics.evaluate``'s ``Result`` with ``users``, ``stage``, ``protocol``, ``ranking`` added.
+    ``shard``: ranked over processes, exactly as in one (see ``rank_heldout``).
     """
     history, heldout = _stage(split, stage)
-    result = rank_heldout(model, history, heldout, n_items, ks, exclude_seen, n_boot, seed, with_auc)
+    result = rank_heldout(model, history, heldout, n_items, ks, exclude_seen, n_boot, seed, with_auc, shard)
     result.stage, result.protocol, result.ranking = stage, protocol, "full"
     return result
 
