@@ -146,3 +146,15 @@ def test_user_blocks_are_contiguous_balanced_and_cover_every_user():
 def test_shard_needs_an_initialised_process_group():
     with pytest.raises(RuntimeError, match="not initialised"):
         Shard()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the GPU path runs where one is present")
+def test_fit_score_and_evaluation_run_on_cuda_and_agree_with_the_cpu():
+    split = make_split(300)
+    cpu = ContextRec(**SMALL).fit(split.train, split.valid)
+    gpu = ContextRec(**(SMALL | {"device": "cuda"})).fit(split.train, split.valid)
+    assert next(gpu.network_.parameters()).is_cuda
+    np.testing.assert_allclose([r["loss"] for r in gpu.train_log_], [r["loss"] for r in cpu.train_log_], rtol=1e-3)
+    a = rank_heldout(cpu, split.train, split.test, n_boot=0)
+    b = rank_heldout(gpu, split.train, split.test, n_boot=0)
+    assert abs(a["ndcg@10"].mean - b["ndcg@10"].mean) < 0.02
