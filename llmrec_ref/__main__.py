@@ -15,7 +15,7 @@ import importlib
 import os
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "scale")
 
 
 def _demo(args: argparse.Namespace) -> int:

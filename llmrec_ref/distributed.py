@@ -16,7 +16,7 @@ Two things make it exact, not merely close:
 
 - the loss's own random draws (sampled negatives) come from a generator that every process
   keeps in step: after each step it takes the state of a process that drew;
-- evaluation ranks users in the fixed blocks of ``evaluation.CHUNK``; each process ranks
+- evaluation ranks users in fixed blocks (``evaluation.block_users``); each process ranks
   blocks ``rank, rank + world, ...`` and the blocks are gathered and put back in order.
   Nothing is padded (a ``DistributedSampler`` pads by repeating users, which counts them
   twice), and every score is computed in the same block as in one process.
@@ -129,7 +129,7 @@ class Shard:
             loss = part.detach().cpu() * share
         # gradients: sum over processes; a parameter no process used keeps grad None (Adam skips it)
         used = self._sum(torch.tensor([float(p.grad is not None) for p in params]))
-        grads = [p for p, u in zip(params, used) if u > 0]
+        grads = [p for p, u in zip(params, used, strict=True) if u > 0]
         for p in grads:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)

@@ -92,7 +92,14 @@ def _stage(split, stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     raise ValueError(f"stage must be 'test' or 'valid', got {stage!r}")
 
 
-CHUNK = 512  # users scored at once: bounds memory to CHUNK x n_items, and fixes which users share a batch
+CHUNK = 512          # users scored at once (fewer for a large catalogue): fixes which users share a batch
+BLOCK_SCORES = 2**25  # at most this many scores (128 MiB of float32) in one block of users
+
+
+def block_users(n_items: int) -> int:
+    """How many users ``rank_heldout`` scores at once: ``CHUNK``, or fewer so that a block holds
+    at most ``BLOCK_SCORES`` scores (64 users for a million items)."""
+    return max(1, min(CHUNK, BLOCK_SCORES // max(n_items, 1)))
 
 
 def _rows_of(frame: pd.DataFrame, users: np.ndarray) -> np.ndarray:
@@ -118,7 +125,8 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     """Full ranking of every user in ``heldout``: score, mask, rank, then summarise.
 
     Users = sorted unique ``heldout.user_id`` (the order of ``result.users`` and of every
-    ``result.per_user`` tensor), scored ``CHUNK`` at a time: scores ``(CHUNK, n_items)`` lose
+    ``result.per_user`` tensor), scored a block at a time (``block_users``: 512 users, fewer for
+    a catalogue over 65,536 items): scores ``(block, n_items)`` lose
     the padding column; with ``exclude_seen`` the user's ``history`` items are masked; each
     block is ranked (``metrics.rank_users``) and only its top-K and per-user metrics are
     kept, so users x items is never held at once. ``result.n_truth_excluded`` counts held-out
@@ -143,8 +151,9 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     truth_rows, seen_rows = _rows_of(heldout, users_np), _rows_of(history, users_np)
     rank, world = (0, 1) if shard is None else (shard.rank, shard.world)
     blocks, excluded = [], 0
-    for start in range(rank * CHUNK, len(users), world * CHUNK):
-        stop = min(start + CHUNK, len(users))
+    size = block_users(n_items)
+    for start in range(rank * size, len(users), world * size):
+        stop = min(start + size, len(users))
         scores = _score(model, users[start:stop], history, n_items, heldout)[:, 1:]  # (C, I)
         truth = _block_matrix(heldout, truth_rows, start, stop, n_items)  # (C, I)
         seen = _block_matrix(history, seen_rows, start, stop, n_items)    # (C, I)
