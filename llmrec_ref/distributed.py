@@ -43,6 +43,8 @@ from torch import nn
 
 __all__ = ["Shard", "init", "user_blocks"]
 
+TABLE_ROWS = 4096  # a 2-D parameter with more rows is an embedding table: its gradients travel row-sparse
+
 
 def user_blocks(frame: pd.DataFrame, world: int) -> list[np.ndarray]:
     """The sorted user ids of ``frame`` cut into ``world`` contiguous blocks of about equal
@@ -133,14 +135,22 @@ class Shard:
         for p in grads:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-        if grads:
-            flat = torch.cat([p.grad.reshape(-1) for p in grads]).to(self.device)
+        tables = [p for p in grads if p.dim() == 2 and p.shape[0] > TABLE_ROWS]
+        dense = [p for p in grads if not any(p is t for t in tables)]
+        if dense:  # one all-reduce for every small tensor
+            flat = torch.cat([p.grad.reshape(-1) for p in dense]).to(self.device)
             dist.all_reduce(flat, group=self.group)
-            flat = flat.to(grads[0].grad.device)
+            flat = flat.to(dense[0].grad.device)
             at = 0
-            for p in grads:
+            for p in dense:
                 p.grad.copy_(flat[at:at + p.numel()].view_as(p.grad))
                 at += p.numel()
+        for p in tables:  # an item table: only the rows some process touched (the rest are 0 everywhere)
+            touched = self._sum((p.grad != 0).any(1).to(torch.int32)) > 0  # (rows,)
+            rows = touched.nonzero()[:, 0].to(p.grad.device)
+            part = p.grad[rows].to(self.device)
+            dist.all_reduce(part, group=self.group)
+            p.grad[rows] = part.to(p.grad.device)
         # the generator: every process continues from the state of the first process that drew
         src = int((weights > 0).nonzero()[0]) if total else 0
         state = gen.get_state().to(self.device)

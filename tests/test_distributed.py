@@ -46,6 +46,9 @@ def free_port() -> int:
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    import llmrec_ref.distributed as D
+
+    D.TABLE_ROWS = 16  # the item table (31 rows) and two context tables travel row-sparse, as a large one would
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         shard = Shard()
