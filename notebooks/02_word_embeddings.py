@@ -37,13 +37,16 @@
 
 # %%
 import re
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from torch import nn
 
@@ -425,17 +428,12 @@ print(f"loss per pair: {glove_losses[0]:.3f} at the start, {glove_losses[-1]:.3f
 
 # %%
 # NBVAL_CHECK_OUTPUT
-import tempfile
-from pathlib import Path
-
-from gensim.models import KeyedVectors
-
-from llmrec_ref.embeddings import load_pretrained
+from llmrec_ref.embeddings import load_pretrained  # noqa: E402
 
 glove_vectors = (W + W_ctx).detach().numpy()  # (V, d)
 with tempfile.TemporaryDirectory() as tmp:
     path = Path(tmp) / "glove.lee.32d.txt"
-    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in vec)}\n" for w, vec in zip(glove_words, glove_vectors)))
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in vec)}\n" for w, vec in zip(glove_words, glove_vectors, strict=True)))
     kv_glove = load_pretrained(path)
 print(len(kv_glove), "words,", kv_glove.vector_size, "dimensions | same vectors:",
       np.allclose(kv_glove[glove_words], glove_vectors, atol=1e-6))
