@@ -2,7 +2,7 @@
 
 Derived in notebooks/06_evaluation. Every model has ``fit(train, valid=None)`` and
 ``score(users, history) -> (len(users), n_items + 1)`` (column 0 = padding), so the code
-here never special-cases a model. The protocol of the course (see DESIGN.md):
+here never special-cases a model. The protocol of the course (see docs/design.md, section 4):
 
 - stage ``"test"``: the model may condition on ``history = train + valid``; truth = test.
 - stage ``"valid"``: ``history = train``; truth = valid (for choosing hyperparameters; the
