@@ -84,8 +84,12 @@ def mse_grad(theta, rows=slice(None)):
     return 2 / len(a) * a.T @ (a @ theta - y_pts[rows])  # (2,)
 
 
-def gradient_descent(lr, steps=100, theta=torch.tensor([-1.0, 4.0], dtype=torch.float64)):
+START = torch.tensor([-1.0, 4.0], dtype=torch.float64)  # (w, b) where every run below starts
+
+
+def gradient_descent(lr, steps=100):
     """Every iterate theta_0, ..., theta_steps of theta <- theta - lr * grad: (steps + 1, 2)."""
+    theta = START
     path = [theta]
     for _ in range(steps):
         theta = theta - lr * mse_grad(theta)
@@ -93,7 +97,7 @@ def gradient_descent(lr, steps=100, theta=torch.tensor([-1.0, 4.0], dtype=torch.
     return torch.stack(path)
 
 
-theta0 = torch.tensor([-1.0, 4.0], dtype=torch.float64, requires_grad=True)
+theta0 = START.clone().requires_grad_()
 mse(theta0).backward()
 best = torch.linalg.lstsq(A, y_pts[:, None]).solution[:, 0]  # the exact minimiser, for reference
 
@@ -200,8 +204,7 @@ def adam_step(theta, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
 
 def same_as_torch(step, torch_opt, lr, steps=50, batches=None):
     """Run `step` and `torch_opt` side by side from the same start; True if every iterate agrees."""
-    ours = theirs_start = torch.tensor([-1.0, 4.0], dtype=torch.float64)
-    theirs = theirs_start.clone().requires_grad_()
+    ours, theirs = START, START.clone().requires_grad_()
     opt, state, agree = torch_opt([theirs], lr=lr), {}, True
     for i in range(steps):
         rows = slice(None) if batches is None else batches[i % len(batches)]
@@ -233,7 +236,7 @@ print("Adam's first step is -lr * sign(g), even for a gradient 1000x larger:",
 
 # %%
 def run(step, lr, steps=100, batches=None):
-    theta, state, curve = torch.tensor([-1.0, 4.0], dtype=torch.float64), {}, []
+    theta, state, curve = START, {}, []
     for i in range(steps):
         rows = slice(None) if batches is None else batches[i % len(batches)]
         theta = step(theta, mse_grad(theta, rows), state, lr)

@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 
 import llmrec_ref
-from llmrec_ref import metrics
+from llmrec_ref import losses, metrics
 from llmrec_ref.baselines import EASE, ItemKNN, Popularity, RandomScorer
 from llmrec_ref.datasets import load_movielens_100k
 from llmrec_ref.evaluation import (
@@ -51,6 +51,7 @@ from llmrec_ref.evaluation import (
     paired_bootstrap,
     sampled_ranking,
 )
+from llmrec_ref.mf import MFNet
 from llmrec_ref.split import leave_one_out, random_split
 
 llmrec_ref.seed_everything(0)
@@ -282,9 +283,6 @@ print("inline ItemKNN == llmrec_ref ItemKNN (k = 200, shrink = 10):",
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from llmrec_ref import losses
-from llmrec_ref.mf import MFNet
-
 torch.manual_seed(0)
 mf = MFNet(n_users=int(train_users.max()), n_items=N_ITEMS, d_model=64)
 rows = loo.train.sample(8, random_state=0)
