@@ -565,6 +565,8 @@ for name, ms in times.items():
 # ## Further reading
 #
 # - K. Cho et al. *Learning Phrase Representations using RNN Encoder-Decoder.* EMNLP 2014 (GRU).
+# - S. Hochreiter, J. Schmidhuber. *Long Short-Term Memory.* Neural Computation 1997; F. Gers,
+#   J. Schmidhuber, F. Cummins. *Learning to Forget.* Neural Computation 2000 (the forget gate).
 # - B. Hidasi et al. *Session-based Recommendations with Recurrent Neural Networks* (GRU4Rec). ICLR 2016.
 # - A. Vaswani et al. *Attention Is All You Need.* NeurIPS 2017.
 # - R. Xiong et al. *On Layer Normalization in the Transformer Architecture.* ICML 2020 (pre-norm).

@@ -232,7 +232,7 @@ print("Adam's first step is -lr * sign(g), even for a gradient 1000x larger:",
       torch.allclose(first, -0.1 * mse_grad(theta0.detach()).sign()))
 
 # %% [markdown]
-# A race on the same valley, 100 steps each (minibatch SGD: 10 epochs of 10 batches of 20):
+# A race on the same valley, 100 steps each (minibatch SGD: the 10 batches of 20 above, 10 times over):
 
 # %%
 def run(step, lr, steps=100, batches=None):
