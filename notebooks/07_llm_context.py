@@ -424,9 +424,9 @@ print("'cheap' and 'luxury', request alone: the same budget and premium shares:"
 # catalogue's own words: "premium flagship" appears in item texts, and 90 % of the top items
 # become premium. "Cheap" and "luxury" do not, and they set no price at all: with the request
 # alone (w = 1) the two opposite requests give exactly the same budget and premium shares, and
-# mixed with the history (w = 0.7) "luxury" yields no more premium phones than history alone. What the encoder
-# read in both is "phone". A small general-purpose encoder matches words it has seen together
-# often, not a shop's price logic.
+# mixed with the history (w = 0.7) "luxury" yields no more premium phones than history alone.
+# What the encoder read in both is "phone". A small general-purpose encoder matches words it has
+# seen together often, not a shop's price logic.
 #
 # Now the ground truth. For each of the 14 categories, the request "I am looking for a new
 # ...", and the oracle's top-10 for a user with that intent. The weight $w$ is a
@@ -538,8 +538,9 @@ print(f"quantized engine {torch.backends.quantized.engine!r}, CPU capability {to
 # - Verify downloaded weights against a pinned checksum; cache vectors by (model, text) hash.
 # - Text is what an ID-only model lacks for **new items**: on MovieLens cold items, text
 #   scoring beats genre popularity clearly, and a learned temperature + text bias adds more.
-# - Natural-language requests work best **mixed** with the user's history; the shop's ground
-#   truth shows where the mix is best.
+# - Natural-language requests work best **mixed** with the user's history (a hybrid of
+#   collaborative and content-based scores); choose the mixing weight on validation users and
+#   report it on test users, against the shop's ground truth.
 # - int8 dynamic quantisation makes the encoder faster and smaller at a small, measured cost.
 #
 # Closing note, from `python -m llmrec_ref bench text --threads 1` (2026-11-28, the course's
