@@ -25,7 +25,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from llmrec_ref.datasets import fetch_movielens_100k, fetch_movielens_kg, load_movielens_100k, load_movielens_kg
+    from llmrec_ref.datasets import (
+        fetch_movielens_100k,
+        fetch_movielens_kg,
+        load_movielens_100k,
+        load_movielens_kg,
+    )
 
     folder = fetch_movielens_100k(args.data_dir)
     ml = load_movielens_100k(args.data_dir, download=False)
