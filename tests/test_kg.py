@@ -137,3 +137,21 @@ def test_training_separates_true_triples_and_is_reproducible(one_thread):
     assert torch.equal(model.entity, again.entity)
     with pytest.raises(ValueError, match="triple codes must lie"):
         K.train_transe(triples, 10, 2)
+
+
+def test_kg_py_copies_alone(tmp_path):
+    """kg.py needs only numpy and torch: copied into an empty folder it trains and evaluates."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shutil.copy(Path(K.__file__), tmp_path / "kg.py")
+    code = ("import numpy as np, kg\n"
+            "t = np.array([[0, 0, 1], [2, 0, 1], [3, 1, 4]])\n"
+            "m, log = kg.train_transe(t, 5, 2, dim=4, epochs=2, batch_size=2)\n"
+            "print(kg.link_prediction(m.scores, t, t)['queries'])\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "6"
