@@ -371,11 +371,16 @@ print("fusion no better than text alone (interval includes 0 or lies below):",
 #   and every recommendation use of the graph measures barely above chance (cold films) or no
 #   better than without it (warm items). Knowledge is only as good as its join.
 #
+# The full tables (TransE on the whole graph in 11 s of CPU, per-relation link prediction, cold
+# start with the learned text scorer and a fusion weight chosen on pseudo-cold films, warm
+# ContextRec with and without graph vectors) come from `python -m llmrec_ref bench kg --threads 1
+# --warm`; see `docs/results-08.md`.
+#
 # ## Exercises
 #
-# `bench kg` prints the full tables (TransE on the whole graph, per-relation link prediction,
-# cold start with the learned text scorer and a fusion weight chosen on pseudo-cold films, warm
-# ContextRec with and without graph vectors); see `docs/results-08.md`.
+# `exercises/08_knowledge_graph.ipynb`: DistMult's score (and why it cannot tell a relation from
+# its inverse), TransE's gradient when the *head* is corrupted, and "liked films sharing a
+# director" counted from triples.
 #
 # ## Further reading
 #
