@@ -11,9 +11,10 @@ the tail replaced by a random entity), entity vectors kept on the unit sphere:
 
     L = mean_i max(0, gamma + d(h_i, r_i, t_i) - d(h'_i, r_i, t'_i))
 
-Its gradient for an active pair (the hinge > 0), with u = e_h + w_r - e_t, u' likewise:
-dL/de_h = u / ||u|| (and -u'/||u'|| for a corrupted head), dL/dw_r = u/||u|| - u'/||u'||,
-dL/de_t = -u / ||u|| (checked against autograd in the chapter).
+Its gradient for an active pair (the hinge > 0) of a batch of B, with u = e_h + w_r - e_t and
+u' = e_h' + w_r - e_t': each triple's entities get +-u/||u|| / B from the true triple and
+-+u'/||u'|| / B from the corrupted one (dL/de_h = u/||u|| / B, dL/de_t = -u/||u|| / B, dL/dw_r
+= (u/||u|| - u'/||u'||) / B; inactive pairs give 0; checked against autograd in the chapter).
 
 Evaluation is link prediction with the *filtered* protocol: for a held-out (h, r, t), rank
 the true tail t among all entities by score (other known true tails (h, r, t'') removed from
@@ -235,7 +236,8 @@ def degree_scores(train, n_entities: int, n_relations: int) -> Callable[[torch.T
 
 
 def filtered_ranks(scores: torch.Tensor, target: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, E) scores, (B,) true column, (B, E) bool mask of *other* true answers -> (B,) ranks.
+    """(B, E) scores, (B,) true column, (B, E) bool mask of the known true answers (the target may be
+    among them: it is never masked out of its own ranking) -> (B,) ranks.
 
     rank = 1 + #(candidates scored above the target) + #(ties) / 2, other true answers left out
     (the filtered protocol; ties split evenly, so a constant scorer is not rewarded)."""
