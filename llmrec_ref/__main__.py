@@ -1,8 +1,8 @@
 """Command line of the course: ``python -m llmrec_ref COMMAND``.
 
     demo                          the main job on the synthetic shop (no network needed)
-    data fetch ml-100k            fetch and verify MovieLens-100k into the cache
-    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course)
+    data fetch ml-100k            fetch and verify MovieLens-100k (and its knowledge graph) into the cache
+    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course, kg)
     exercises build OUT_DIR       write the student versions of the exercise notebooks
     exercises grade NB.ipynb ...  grade submissions with the package's checks (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
@@ -15,7 +15,7 @@ import importlib
 import os
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "scale")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "scale")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -36,12 +36,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from llmrec_ref.datasets import fetch_movielens_100k, load_movielens_100k
+    from llmrec_ref.datasets import (
+        fetch_movielens_100k,
+        fetch_movielens_kg,
+        load_movielens_100k,
+        load_movielens_kg,
+    )
 
     folder = fetch_movielens_100k(args.data_dir)
     ml = load_movielens_100k(args.data_dir, download=False)
     print(f"{ml} verified in {folder}")
-    for path in sorted(folder.iterdir()):
+    kg_folder = fetch_movielens_kg(args.data_dir)  # also fills a cache made before the graph was in the course
+    print(f"{load_movielens_kg(args.data_dir, download=False, n_items=len(ml.items))} verified in {kg_folder}")
+    for path in sorted([*folder.iterdir(), *kg_folder.iterdir()]):
         if not path.name.startswith("."):
             print(f"  {path}")
     return 0
