@@ -21,6 +21,7 @@ __all__ = ["STUB", "build_student_version", "build_student_versions", "exercise_
 
 STUB = "# your code here"
 SOLUTION_TAG = "solution"
+USES_ANSWER_TAG = "uses-answer"
 REPO_EXERCISES = Path(__file__).resolve().parents[1] / "exercises"  # student versions (a checkout)
 REPO_SOLUTIONS = REPO_EXERCISES / "solutions"
 
@@ -53,7 +54,8 @@ def build_student_version(notebook: str | os.PathLike, out_dir: str | os.PathLik
             stub.id = f"stub-{number}"  # the same build gives the same bytes
             cells.append(stub)
     nb.cells = cells
-    remove = TagRemovePreprocessor(enabled=True, remove_cell_tags={SOLUTION_TAG})
+    # a cell tagged `uses-answer` only shows an answer at work: it goes too, without a stub
+    remove = TagRemovePreprocessor(enabled=True, remove_cell_tags={SOLUTION_TAG, USES_ANSWER_TAG})
     nb, _ = remove.preprocess(nb, {})
     nb, _ = ClearOutputPreprocessor().preprocess(nb, {})
     out = Path(out_dir)

@@ -21,6 +21,7 @@ import base64
 import inspect
 import json
 import pickle
+import sys
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def _as_ref(obj) -> dict:
 def _array(a: np.ndarray) -> dict:
     a = np.asarray(a)
     if a.dtype.kind in NUMERIC and a.dtype.fields is None:
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        a = np.array(a, dtype=a.dtype.newbyteorder("<"), order="C")  # 0-d stays 0-d
         return {"__t": "nd", "dtype": a.dtype.str, "shape": list(a.shape),
                 "data": base64.b64encode(a.tobytes()).decode("ascii")}
     if a.dtype.kind in "OUS":
@@ -91,9 +92,7 @@ def _values(s) -> dict:
 
 def encode(value, depth: int = 0):
     """Kernel side: ``value`` as JSON-ready plain data; what is not plain data becomes a reference."""
-    import pandas as pd
-    import torch
-
+    pd, torch = sys.modules.get("pandas"), sys.modules.get("torch")  # a frame or tensor means it is loaded
     if depth > MAX_DEPTH:
         raise ValueError("the value is nested too deeply to send")
     t = type(value)
@@ -116,11 +115,13 @@ def encode(value, depth: int = 0):
         return {"__t": "np", "v": _array(np.asarray(value))}
     if isinstance(value, np.ndarray):
         return _array(value)
-    if isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_quantized:
+    if torch is not None and isinstance(value, torch.Tensor) and value.layout == torch.strided and not value.is_quantized:
         plain = value.detach().cpu()
         as_float = plain.dtype in (torch.bfloat16,)
         return {"__t": "pt", "dtype": str(plain.dtype).removeprefix("torch."),
                 "v": _array((plain.float() if as_float else plain).contiguous().numpy())}
+    if pd is None:
+        return _as_ref(value)
     if value is pd.NA:
         return {"__t": "NA"}
     if isinstance(value, pd.RangeIndex):
@@ -232,9 +233,6 @@ def _pd_values(obj, budget: _Budget, depth: int):
 
 
 def _decode(obj, budget: _Budget, depth: int = 0, ref=None):
-    import pandas as pd
-    import torch
-
     if depth > MAX_DEPTH + 5:
         raise WireError("the reply is nested too deeply")
     if obj is None or type(obj) in (bool, str):
@@ -269,10 +267,14 @@ def _decode(obj, budget: _Budget, depth: int = 0, ref=None):
             raise WireError("a numpy scalar has a shape")
         return arr[()]
     if tag == "pt" and isinstance(v, dict):
+        import torch
+
         arr = _np_array(v, budget, depth)
         dtype = getattr(torch, obj.get("dtype", ""), None) if isinstance(obj.get("dtype"), str) else None
         tensor = torch.from_numpy(np.ascontiguousarray(arr))
         return tensor.to(dtype) if isinstance(dtype, torch.dtype) else tensor
+    import pandas as pd
+
     if tag == "NA":
         return pd.NA
     if tag == "range" and isinstance(v, list) and len(v) == 3 and all(type(n) is int for n in v):

@@ -106,7 +106,7 @@ ch06.ex3(globals())
 # On MovieLens-100k a user has about $N = 1{,}600$ unseen films. An item at full rank 100,
 # far outside the top 10, is still a sampled hit most of the time:
 
-# %%
+# %% tags=["uses-answer"]
 print([round(p_sampled_hit(r, 1600), 3) for r in (10, 50, 100, 150, 200, 300)])
 
 # %% [markdown]
@@ -129,6 +129,6 @@ def simulate_sampled_hit(r: int, n_negatives: int, m: int, k: int, n_trials: int
 # %%
 ch06.ex4(globals())
 
-# %%
+# %% tags=["uses-answer"]
 for r in (30, 60, 150):
     print(r, round(p_sampled_hit(r, 500), 4), simulate_sampled_hit(r, 500, 100, 10, 5000, 0))
