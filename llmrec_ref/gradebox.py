@@ -36,6 +36,7 @@ from llmrec_ref.gradewire import (
     RemoteNamespace,
     RemoteObject,
     WireError,
+    apply_changes,
     decode,
     remote_exception,
     request_source,
@@ -300,8 +301,14 @@ class BoxedKernel:
                 error = reply.get("error")
                 raise remote_exception(*(error if isinstance(error, list) and len(error) == 2 else ("Exception", "?")))
             transport = self.transport
-            return decode(reply.get("value"), ref=lambda info: (
-                RemoteFunction if info.get("callable") is True else RemoteObject)(transport, info))
+
+            def ref(info):
+                return (RemoteFunction if info.get("callable") is True else RemoteObject)(transport, info)
+
+            value = decode(reply.get("value"), ref=ref)
+            if op == "call":
+                apply_changes(args[1], args[2], reply.get("changed", []), ref)
+            return value
         except (WireError, ValueError, TypeError, RecursionError) as err:
             raise KernelLost(f"the kernel's answer was malformed: {type(err).__name__}: {str(err)[:200]}") from None
 

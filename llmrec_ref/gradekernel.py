@@ -5,14 +5,17 @@ command by the grader. Before it becomes the kernel (``os.execv``) it
 
 - marks its environment with ``LLMREC_GRADE_TOKEN`` (every process the kernel starts inherits
   it, so :func:`kill_leftovers` finds them even after ``setsid``);
+- enters new user, mount and pid namespaces (``unshare``) and forks: the kernel becomes pid 1
+  of its own pid namespace with a /proc of its own, so it cannot see, signal or read the
+  grader (or any other process), and when it ends every process it started ends with it;
+  where user namespaces are refused it falls back to a mount namespace (root) or to nothing;
+- hides files in its mount namespace: an empty read-only folder over each ``--hide-dir`` (the
+  solution notebooks) and ``/dev/null`` over each ``--hide-file`` (every submission of the batch);
 - sets Linux rlimits: address space (``RLIMIT_AS``, ``--memory-mb``), CPU seconds
-  (``RLIMIT_CPU``), processes (``RLIMIT_NPROC``; not enforced for root), core files off;
-- hides files from the kernel in a private mount namespace (Linux: ``unshare``, as root or
-  through a user namespace): an empty read-only folder over each ``--hide-dir`` (the solution
-  notebooks) and ``/dev/null`` over each ``--hide-file`` (every submission of the batch).
+  (``RLIMIT_CPU``), processes (``RLIMIT_NPROC``; not enforced for root), core files off.
 
-On other systems (macOS, Windows) rlimits and mount namespaces do not exist: the kernel runs
-unlimited and sees every file; :func:`sandbox_available` says so and the grader warns.
+On other systems (macOS, Windows) rlimits and namespaces do not exist: the kernel runs
+unlimited and sees every file and process; :func:`sandbox_available` says so.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ __all__ = ["TOKEN_VAR", "kill_leftovers", "launcher_argv", "main", "sandbox_avai
 
 TOKEN_VAR = "LLMREC_GRADE_TOKEN"
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
 
 
 def sandbox_available() -> bool:
@@ -55,27 +59,30 @@ def _libc():
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _private_mounts() -> None:
+def _enter_namespaces() -> str:
+    """Enter new namespaces: "pid" (user + mount + pid: the kernel must be forked), "mount"
+    (mount only, as root without user namespaces), or "" (none: nothing can be hidden)."""
     libc = _libc()
-    if libc.unshare(CLONE_NEWNS) != 0:  # not root: a user namespace gives the right to mount
-        uid, gid = os.getuid(), os.getgid()
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
-            raise OSError(ctypes.get_errno(), "unshare failed")
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) == 0:
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
             with open(f"/proc/self/{name}", "w") as f:
                 f.write(text)
+        level = "pid"
+    elif libc.unshare(CLONE_NEWNS) == 0:
+        level = "mount"
+    else:
+        return ""
     if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        raise OSError(ctypes.get_errno(), "making / private failed")
+        return ""
+    return level
 
 
-def _hide(hide_dirs: list[str], hide_files: list[str]) -> list[str]:
-    """Mount over what the kernel must not read; returns what could not be hidden."""
-    failed = []
-    try:
-        _private_mounts()
-    except OSError:
-        return hide_dirs + hide_files
-    libc = _libc()
+def _hide(hide_dirs: list[str], hide_files: list[str], new_proc: bool) -> list[str]:
+    """Mount over what the kernel must not read (and a /proc of its own); returns what failed."""
+    libc, failed = _libc(), []
+    if new_proc and libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+        failed.append("/proc")
     for d in hide_dirs:
         if os.path.isdir(d) and libc.mount(b"llmrec-hidden", os.fsencode(d), b"tmpfs",
                                            MS_RDONLY | MS_NOSUID | MS_NODEV, b"size=4k") != 0:
@@ -96,7 +103,7 @@ def _limit(resource_id: int, value: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Apply the limits and hide the files, then become the kernel."""
+    """Enter the namespaces, hide the files, apply the limits, then become the kernel."""
     parser = argparse.ArgumentParser(prog="python -m llmrec_ref.gradekernel")
     parser.add_argument("--token", required=True)
     parser.add_argument("--memory-mb", type=int, required=True)
@@ -106,19 +113,40 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
-    import resource
-
-    failed = _hide(args.hide_dir, args.hide_file)
-    if failed:
-        print(f"llmrec grader: could not hide {len(failed)} path(s) from the kernel", file=sys.stderr)
     os.environ[TOKEN_VAR] = args.token
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"  # one thread: predictable CPU time and address space per submission
+    nproc = _user_tasks() + 64
+    level = _enter_namespaces()
+    if level == "pid":  # the kernel is pid 1 of its own namespace: when it ends, all it started ends
+        child = os.fork()
+        if child:
+            _wait_for(child)
+        _libc().prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with this launcher
+    failed = _hide(args.hide_dir, args.hide_file, new_proc=level == "pid") if level else ["everything"]
+    if failed:
+        print(f"llmrec grader: could not hide {', '.join(failed)} from the kernel", file=sys.stderr)
+    import resource
+
     _limit(resource.RLIMIT_AS, args.memory_mb * 2**20)
     _limit(resource.RLIMIT_CPU, args.cpu_s)
     _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_NPROC, _user_tasks() + 64)  # counts all of this user's threads
+    _limit(resource.RLIMIT_NPROC, nproc)  # counts all of this user's threads
     os.execv(kernel[0], kernel)
+
+
+def _wait_for(child: int) -> None:
+    """The launcher's half after the fork: pass termination signals on, exit as the kernel did."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt goes to the whole process group
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, lambda s, frame: os.kill(child, s))
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    os._exit(os.waitstatus_to_exitcode(status) % 256)
 
 
 def _user_tasks() -> int:
@@ -165,9 +193,11 @@ def _has_token(pid: int, token: str) -> bool:
 
 def set_subreaper() -> None:
     """Make this process adopt its orphaned descendants (Linux), so :func:`kill_leftovers` finds
-    a daemon that a kernel started even when it cleared its environment."""
+    a daemon that a kernel started even when it cleared its environment; and make it
+    non-dumpable, so a kernel of the same user cannot read or write its memory through /proc."""
     if sandbox_available():
         _libc().prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+        _libc().prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
 
 
 def _descendants(root: int) -> set[int]:

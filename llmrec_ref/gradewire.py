@@ -12,7 +12,10 @@ and attribute reads to it.
 
 Requests go the other way as a pickle (the grader is the trusted side; the kernel unpickles
 what the check built, e.g. a DataFrame it drew fresh). The kernel side is :func:`serve`, called
-by one generated cell per request; its reply is a ``display_data`` of type :data:`MIME`.
+by one generated cell per request; its reply is a ``display_data`` of type :data:`MIME`. A call
+also reports the inputs (lists, dicts, sets, arrays, tensors, frames) it changed, and the grader
+writes their new state into its own copies (:func:`apply_changes`), so a check can see that an
+answer modified an input it was told to leave alone.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import sys
 import numpy as np
 
 __all__ = ["MIME", "KernelLost", "RemoteError", "RemoteNamespace", "RemoteObject", "WireError",
-           "decode", "encode", "request_source", "serve"]
+           "answer", "apply_changes", "decode", "encode", "request_source", "serve", "write_back"]
 
 MIME = "text/x-llmrec-reply"
 MAX_DEPTH = 50             # nesting of lists / dicts in one reply
@@ -144,29 +147,46 @@ def _safe_encode(value):
         return _as_ref(value)
 
 
-def _op(ns: dict, op: str, *args):
+MUTABLE = (list, dict, set)  # with numpy arrays, tensors and pandas objects: inputs a call may change
+
+
+def _mutable(value) -> bool:
+    kind = type(value).__module__.split(".")[0]
+    return type(value) in MUTABLE or kind in ("numpy", "torch", "pandas") and hasattr(value, "__setitem__")
+
+
+def _op(ns: dict, op: str, *args) -> tuple:
+    """The answer to one request, and the inputs of a call that the call changed."""
     if op == "has":
-        return args[0] in ns
+        return args[0] in ns, []
     if op == "get":
-        return ns[args[0]]
+        return ns[args[0]], []
     if op == "attr":
-        return getattr(_ref(args[0]), args[1])
+        return getattr(_ref(args[0]), args[1]), []
     if op == "call":
         target, call_args, kwargs = args
-        return _ref(target)(*call_args, **kwargs)
+        inputs = [*enumerate(call_args), *kwargs.items()]
+        before = {key: json.dumps(encode(v)) for key, v in inputs if _mutable(v)}
+        value = _ref(target)(*call_args, **kwargs)
+        after = [(key, encode(v)) for key, v in inputs if key in before]
+        return value, [[key, enc] for key, enc in after if json.dumps(enc) != before[key]]
     raise ValueError(f"unknown request {op!r}")
 
 
+def answer(ns: dict, payload: str, nonce: str) -> dict:
+    """Kernel side: the reply to one request (a base64 pickle from the grader), as a dict."""
+    try:
+        value, changed = _op(ns, *pickle.loads(base64.b64decode(payload)))
+        return {"nonce": nonce, "ok": True, "value": _safe_encode(value), "changed": changed}
+    except (Exception, SystemExit) as err:  # the learner's exception is the answer; ^C is not caught
+        return {"nonce": nonce, "ok": False, "error": [type(err).__name__, str(err)[:2000]]}
+
+
 def serve(ns: dict, payload: str, nonce: str) -> None:
-    """Kernel side: answer one request (a base64 pickle from the grader) with one reply."""
+    """Kernel side: answer one request with one ``display_data`` of type :data:`MIME`."""
     from IPython.display import display
 
-    try:
-        value = _op(ns, *pickle.loads(base64.b64decode(payload)))
-        reply = {"nonce": nonce, "ok": True, "value": _safe_encode(value)}
-    except (Exception, SystemExit) as err:  # the learner's exception is the answer; ^C is not caught
-        reply = {"nonce": nonce, "ok": False, "error": [type(err).__name__, str(err)[:2000]]}
-    display({MIME: json.dumps(reply, allow_nan=False)}, raw=True)
+    display({MIME: json.dumps(answer(ns, payload, nonce), allow_nan=False)}, raw=True)
 
 
 def request_source(op: str, args: tuple, nonce: str) -> str:
@@ -309,6 +329,52 @@ def decode(obj, ref=None):
         raise
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError, MemoryError) as err:
         raise WireError(f"malformed value: {type(err).__name__}: {str(err)[:200]}") from err
+
+
+def write_back(original, changed) -> None:
+    """Grader side: make ``original`` (an input the check passed) hold ``changed``, the state the
+    learner's call left the kernel's copy in, so that a check sees an input its answer modified."""
+    if type(original) is list:
+        original[:] = changed
+    elif type(original) in (dict, set):
+        original.clear()
+        original.update(changed)
+    elif isinstance(original, np.ndarray) and isinstance(changed, np.ndarray):
+        if original.shape == changed.shape:
+            original[...] = changed
+        else:
+            original.resize(changed.shape, refcheck=False)
+            original[...] = changed
+    elif type(original).__module__.startswith("torch") and hasattr(original, "set_"):
+        import torch
+
+        with torch.no_grad():
+            original.set_(torch.as_tensor(changed, dtype=original.dtype).clone())
+    elif type(original).__module__.startswith("pandas") and hasattr(original, "_update_inplace"):
+        original._update_inplace(changed)  # pandas' own way for an inplace=True result
+    else:
+        raise WireError(f"cannot write a changed {type(original).__name__} back")
+
+
+def apply_changes(call_args: tuple, kwargs: dict, changed, ref=None) -> None:
+    """Grader side: write the kernel's ``changed`` inputs ``[[position or name, value], ...]`` back."""
+    if not isinstance(changed, list):
+        raise WireError("the list of changed inputs is malformed")
+    for item in changed:
+        if not (isinstance(item, list) and len(item) == 2):
+            raise WireError("a changed input is malformed")
+        key, value = item
+        if type(key) is int and 0 <= key < len(call_args):
+            original = call_args[key]
+        elif isinstance(key, str) and key in kwargs:
+            original = kwargs[key]
+        else:
+            raise WireError("a changed input names no input of the call")
+        new = decode(value, ref)
+        tensors = all(type(x).__module__.startswith("torch") for x in (original, new))
+        if type(original) is not type(new) and not tensors:  # an nn.Parameter comes back a Tensor
+            raise WireError("a changed input has another type")
+        write_back(original, new)
 
 
 def _parameters(info) -> inspect.Signature | None:

@@ -4,8 +4,9 @@
 (see ``exercises/README.md``). For each submission:
 
 1. a copy of it goes into a fresh temporary folder, the only thing the kernel's working folder
-   holds; the kernel starts boxed (:mod:`llmrec_ref.gradekernel`: its own session, rlimits on
-   memory, CPU and processes, the solution notebooks and every submission of the batch hidden);
+   holds; the kernel starts boxed (:mod:`llmrec_ref.gradekernel`: its own user, mount and pid
+   namespaces, rlimits on memory, CPU and processes, the solution notebooks and every
+   submission of the batch hidden);
 2. its cells run one by one, each within ``--timeout`` seconds, the whole run within a budget
    of ``10 x timeout``; a cell that loops is interrupted, a kernel that dies is restarted (at
    most three times) and the finished cells run again;
@@ -15,8 +16,8 @@
    and the comparison with the reference happens here. Patching ``json``, import hooks, input
    transformers or printed "passed" lines in the kernel change nothing but what the learner's
    function returns;
-4. everything the kernel started is killed (its process group, and every process that carries
-   the submission's token or descends from the grader).
+4. everything the kernel started is killed (its pid namespace ends with it; its process group,
+   and every process that carries the submission's token or descends from the grader).
 
 A failure of any kind is that submission's zero, with a reason; the batch always finishes.
 """

@@ -105,3 +105,45 @@ def test_the_namespace_asks_and_learner_exceptions_keep_their_names():
     err = remote_exception("NotImplementedError", "todo")
     assert isinstance(err, NotImplementedError) and type(err).__name__ == "NotImplementedError"
     assert type(remote_exception("not a name!", "x")).__name__ == "Exception"
+
+
+def test_inputs_a_call_changes_in_the_kernel_are_changed_for_the_check_too():
+    import pickle
+
+    from llmrec_ref.gradewire import answer, apply_changes
+
+    def mutate(df, arr, t, items, *, seen):
+        df.drop(index=0, inplace=True)
+        df["rating"] = 0.0
+        arr[0] = -1
+        t.mul_(2)
+        items.append(9)
+        seen.add(4)
+        return len(df)
+
+    def call(*args, **kwargs):
+        ref = encode(mutate)["id"]
+        payload = base64.b64encode(pickle.dumps(("call", ref, args, kwargs))).decode()
+        reply = json.loads(json.dumps(answer({}, payload, "n")))  # what travels: JSON only
+        assert reply["ok"], reply
+        apply_changes(args, kwargs, reply["changed"])
+        return decode(reply["value"])
+
+    df = pd.DataFrame({"user_id": [1, 2], "rating": [4.0, 5.0]})
+    arr, t, items, seen = np.arange(3), torch.ones(2), [1], {3}
+    assert call(df, arr, t, items, seen=seen) == 1
+    pd.testing.assert_frame_equal(df, pd.DataFrame({"user_id": [2], "rating": [0.0]}, index=[1]))
+    assert arr.tolist() == [-1, 1, 2] and t.tolist() == [2.0, 2.0] and items == [1, 9] and seen == {3, 4}
+    untouched = pd.DataFrame({"a": [1]})
+    ref = encode(lambda x: 0)["id"]
+    reply = answer({}, base64.b64encode(pickle.dumps(("call", ref, (untouched,), {}))).decode(), "n")
+    assert reply["changed"] == []
+
+
+def test_a_changed_input_that_names_no_input_is_refused():
+    from llmrec_ref.gradewire import apply_changes
+
+    with pytest.raises(WireError):
+        apply_changes(([1],), {}, [[5, encode([2])]])
+    with pytest.raises(WireError):
+        apply_changes(([1],), {}, [[0, encode("text")]])

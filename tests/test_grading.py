@@ -94,6 +94,17 @@ def test_student_version_scores_zero_with_a_hint_per_exercise(path):
 WRONG_EX1 = "def to_implicit(df, threshold):\n    return df[df['rating'] > threshold].reset_index(drop=True)\n"
 STUBBORN_LOOP = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
 DAEMON = "sleep-forever-" + "7c1d"  # marks the process a submission leaves behind
+KILL_GRADER = (  # the grader is its parent; look for it by its arguments too (this batch's folder only)
+    "import os, signal\n"
+    "targets = [os.getppid()] + [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+    "for pid in targets:\n"
+    "    try:\n"
+    "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+    "        if pid > 1 and (pid == os.getppid() or {folder!r}.encode() in cmd):\n"
+    "            os.kill(pid, signal.SIGKILL)\n"
+    "    except OSError:\n"
+    "        pass\n"
+)
 FORGERY = (  # everything that forged a pass when the checks ran in the kernel
     "import json, sys, io\n"
     "json.dump = lambda *a, **k: None\n"
@@ -182,7 +193,8 @@ def saboteur(alice: Path):
                     code("import sys\nsys.exit(3)"),
                     code("block = bytearray(4 * 2**30)"),
                     code(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', "
-                         f"'import time; time.sleep(600)', '{DAEMON}'], start_new_session=True)")]
+                         f"'import time; time.sleep(600)', '{DAEMON}'], start_new_session=True)"),
+                    code(KILL_GRADER.format(folder=str(alice.parent)))]
         if n == 3:  # an answer that never returns
             return [code("def leave_one_out(df):\n    while True:\n        pass")]
         if n == 4:  # a loop deaf to ^C, a kernel that dies, then the right answer
@@ -258,7 +270,6 @@ def test_deleting_a_classmate_exit_memory_daemons_loops_and_dead_kernels_are_sur
     assert "(import time) ran past 5 s and was stopped" in notes
     assert "(1 / 0) raised ZeroDivisionError" in notes
     assert "(import os) killed the kernel" in notes
-    assert "left running were killed" in notes
     leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and DAEMON.encode() in _cmdline(p)]
     assert not leftovers, "a process the submission started outlived its grading"
 
