@@ -220,11 +220,18 @@ def kill_leftovers(token: str, keep: set[int]) -> int:
     ``keep``; reap the ones that are our children. Returns how many were killed."""
     if not sandbox_available():
         return 0
+
+    def targets_now() -> set[int]:
+        found = {p for p in _pids() if p != os.getpid() and _has_token(p, token)}
+        return {p for p in found | (_descendants(os.getpid()) - keep) if not _zombie(p)}
+
     killed: set[int] = set()
+    for _ in range(50):  # a kernel killed a moment ago takes a moment to go: not a left-over
+        if not targets_now():
+            break
+        time.sleep(0.02)
     for _ in range(20):  # a fork bomb may add processes while we kill: repeat until none is left
-        targets = {p for p in _pids() if p != os.getpid() and _has_token(p, token)}
-        targets |= _descendants(os.getpid()) - keep
-        targets = {p for p in targets - killed if not _zombie(p)}
+        targets = targets_now() - killed
         if not targets:
             break
         for pid in targets:

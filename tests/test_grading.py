@@ -99,7 +99,7 @@ KILL_GRADER = (  # the grader is its parent; look for it by its arguments too (t
     "targets = [os.getppid()] + [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
     "for pid in targets:\n"
     "    try:\n"
-    "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+    "        cmd = open(f'/proc/{{pid}}/cmdline', 'rb').read()\n"
     "        if pid > 1 and (pid == os.getppid() or {folder!r}.encode() in cmd):\n"
     "            os.kill(pid, signal.SIGKILL)\n"
     "    except OSError:\n"
@@ -336,3 +336,14 @@ def test_any_positive_timeout_is_accepted():
     for bad in (0, -2, float("nan"), float("inf"), True, None, "x"):
         with pytest.raises(ValueError, match="positive, finite"):
             positive_seconds(bad)
+
+
+def test_kernel_deaths_cost_a_bounded_number_of_restarts(tmp_path):
+    path = tmp_path / "01_dies.ipynb"
+    cells = [code("x = 1")] + [code(f"import os\nos._exit({n})") for n in range(1, 7)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    grade = grade_notebook(path, timeout=10)
+    notes = "\n".join(grade.notes)
+    assert notes.count("killed the kernel; it was restarted") == 4  # three restarts, then it stops
+    assert "cell 6 (import os) and the cells after it were not run: the kernel died or hung 4 times" in notes
+    assert grade.score == 0 and all("died or hung" in r.message for r in grade.exercises)
