@@ -10,7 +10,8 @@ command by the grader. Before it becomes the kernel (``os.execv``) it
   grader (or any other process), and when it ends every process it started ends with it;
   where user namespaces are refused it falls back to a mount namespace (root) or to nothing;
 - hides files in its mount namespace: an empty read-only folder over each ``--hide-dir`` (the
-  solution notebooks) and ``/dev/null`` over each ``--hide-file`` (every submission of the batch);
+  solution notebooks) and ``/dev/null`` over each ``--hide-file`` (every submission of the batch),
+  and remounts every file system read-only except its working folder (``TMPDIR`` points there);
 - sets Linux rlimits: address space (``RLIMIT_AS``, ``--memory-mb``), CPU seconds
   (``RLIMIT_CPU``), processes (``RLIMIT_NPROC``; not enforced for root), core files off.
 
@@ -24,6 +25,7 @@ import argparse
 import contextlib
 import ctypes
 import os
+import re
 import signal
 import sys
 import time
@@ -33,7 +35,10 @@ __all__ = ["TOKEN_VAR", "kill_leftovers", "launcher_argv", "main", "sandbox_avai
 TOKEN_VAR = "LLMREC_GRADE_TOKEN"
 CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 CLONE_NEWPID = 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC = 1, 2, 4, 8, 32, 4096, 16384
+MS_PRIVATE = 1 << 18
+ATIME = {"noatime": 1024, "nodiratime": 2048, "relatime": 1 << 21}  # MS_STRICTATIME = 1 << 24
+KEEP_WRITABLE = ("/proc", "/sys", "/dev")  # pseudo file systems, nothing a grader imports
 
 
 def sandbox_available() -> bool:
@@ -93,6 +98,31 @@ def _hide(hide_dirs: list[str], hide_files: list[str], new_proc: bool) -> list[s
     return failed
 
 
+def _read_only_except(writable: str) -> list[str]:
+    """Remount every file system read-only for the kernel, except ``writable`` (its working
+    folder): a submission cannot change the package, the Python it runs on or a classmate's
+    files, so nothing it writes can reach the grader or a later grading."""
+    libc = _libc()
+    if libc.mount(os.fsencode(writable), os.fsencode(writable), None, MS_BIND | MS_REC, None) != 0:
+        return [writable]
+    os.chdir(writable)  # onto the new mount: the old working directory is on the one made read-only
+    failed = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        mounts = [line.split() for line in f]
+    for fields in mounts:
+        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        if target == writable or target.startswith(KEEP_WRITABLE) or "ro" in fields[5].split(","):
+            continue
+        options = fields[5].split(",")
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY  # keep the flags a user namespace may not drop
+        flags |= MS_NOSUID * ("nosuid" in options) | MS_NODEV * ("nodev" in options)
+        flags |= MS_NOEXEC * ("noexec" in options)
+        flags |= sum(v for k, v in ATIME.items() if k in options) or 1 << 24
+        if libc.mount(None, os.fsencode(target), None, flags, None) != 0:
+            failed.append(target)
+    return failed
+
+
 def _limit(resource_id: int, value: int) -> None:
     import resource
 
@@ -114,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
     os.environ[TOKEN_VAR] = args.token
+    os.makedirs(".tmp", exist_ok=True)
+    os.environ["TMPDIR"] = os.path.abspath(".tmp")  # the only writable place besides the folder
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"  # one thread: predictable CPU time and address space per submission
     nproc = _user_tasks() + 64
@@ -124,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
             _wait_for(child)
         _libc().prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with this launcher
     failed = _hide(args.hide_dir, args.hide_file, new_proc=level == "pid") if level else ["everything"]
+    if level:
+        failed += [f"{p} (read-only)" for p in _read_only_except(os.getcwd())]
     if failed:
         print(f"llmrec grader: could not hide {', '.join(failed)} from the kernel", file=sys.stderr)
     import resource

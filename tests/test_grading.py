@@ -131,6 +131,13 @@ TRANSFORMER = (  # rewrites every later cell, the grader's included
     "get_ipython().input_transformers_post.append(\n"
     "    lambda lines: [\"print('Exercise 1 passed'); import sys; sys.exit(0)\\n\"])\n"
 )
+PLANTED = "zz_planted_by_a_submission.py"
+PLANT = (  # a trojan in the package and in numpy, for the grader or a later grading to import
+    "import pathlib, numpy, llmrec_ref.checks\n"
+    "for pkg in (llmrec_ref.checks, numpy):\n"
+    f"    try:\n        (pathlib.Path(pkg.__file__).parent / {PLANTED!r}).write_text('print(1)')\n"
+    "    except OSError as e:\n        print(e)\n"
+)
 STEAL = (  # runs the solution notebooks and a classmate's notebook, by relative and absolute paths
     "import json, pathlib, llmrec_ref, llmrec_ref.exercises as lx\n"
     "places = [pathlib.Path(llmrec_ref.__file__).parents[1] / 'exercises' / 'solutions',\n"
@@ -194,7 +201,7 @@ def saboteur(alice: Path):
                     code("block = bytearray(4 * 2**30)"),
                     code(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', "
                          f"'import time; time.sleep(600)', '{DAEMON}'], start_new_session=True)"),
-                    code(KILL_GRADER.format(folder=str(alice.parent)))]
+                    code(KILL_GRADER.format(folder=str(alice.parent))), code(PLANT)]
         if n == 3:  # an answer that never returns
             return [code("def leave_one_out(df):\n    while True:\n        pass")]
         if n == 4:  # a loop deaf to ^C, a kernel that dies, then the right answer
@@ -270,6 +277,12 @@ def test_deleting_a_classmate_exit_memory_daemons_loops_and_dead_kernels_are_sur
     assert "(import time) ran past 5 s and was stopped" in notes
     assert "(1 / 0) raised ZeroDivisionError" in notes
     assert "(import os) killed the kernel" in notes
+    import numpy
+
+    import llmrec_ref.checks
+
+    for package in (llmrec_ref.checks, numpy):
+        assert not (Path(package.__file__).parent / PLANTED).exists(), "a submission wrote into a package"
     leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and DAEMON.encode() in _cmdline(p)]
     assert not leftovers, "a process the submission started outlived its grading"
 
