@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ[TOKEN_VAR] = args.token
     os.makedirs(".tmp", exist_ok=True)
     os.environ["TMPDIR"] = os.path.abspath(".tmp")  # the only writable place besides the folder
+    os.environ["IPYTHONDIR"] = os.path.abspath(".tmp/ipython")  # IPython's and matplotlib's
+    os.environ["MPLCONFIGDIR"] = os.path.abspath(".tmp/matplotlib")  # settings land there too
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"  # one thread: predictable CPU time and address space per submission
     nproc = _user_tasks() + 64
