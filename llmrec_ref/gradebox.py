@@ -29,18 +29,15 @@ from pathlib import Path
 from typing import Callable
 
 from llmrec_ref.gradekernel import _descendants, kill_leftovers, launcher_argv, set_subreaper
-from llmrec_ref.gradewire import (
-    MIME,
+from llmrec_ref.graderemote import (
     KernelLost,
     RemoteFunction,
     RemoteNamespace,
     RemoteObject,
-    WireError,
     apply_changes,
-    decode,
     remote_exception,
-    request_source,
 )
+from llmrec_ref.gradewire import MIME, WireError, decode, request_source
 
 __all__ = ["Box", "BoxedKernel", "GradingStopped", "box_for"]
 

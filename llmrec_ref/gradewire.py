@@ -7,15 +7,15 @@ floats (bit-exact, ``nan`` and ``inf`` included), str, bytes, list, tuple, dict,
 arrays and scalars of numeric dtypes, torch tensors, pandas frames, series and indexes. Nothing
 is unpickled and no learner class is rebuilt on the grader's side, so whatever the kernel sends
 can only change what the learner's answer *returns*. Anything else (a learner's function, an
-``nn.Module``) stays in the kernel as a numbered reference: :class:`RemoteObject` forwards calls
-and attribute reads to it.
+``nn.Module``) stays in the kernel as a numbered reference, which :mod:`llmrec_ref.graderemote`
+turns into an object whose calls and attribute reads are forwarded to the kernel.
 
 Requests go the other way as a pickle (the grader is the trusted side; the kernel unpickles
 what the check built, e.g. a DataFrame it drew fresh). The kernel side is :func:`serve`, called
 by one generated cell per request; its reply is a ``display_data`` of type :data:`MIME`. A call
 also reports the inputs (lists, dicts, sets, arrays, tensors, frames) it changed, and the grader
-writes their new state into its own copies (:func:`apply_changes`), so a check can see that an
-answer modified an input it was told to leave alone.
+writes their new state into its own copies (:func:`llmrec_ref.graderemote.apply_changes`), so a
+check can see that an answer modified an input it was told to leave alone.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["MIME", "KernelLost", "RemoteError", "RemoteNamespace", "RemoteObject", "WireError",
-           "answer", "apply_changes", "decode", "encode", "request_source", "serve", "write_back"]
+__all__ = ["MIME", "WireError", "answer", "decode", "encode", "request_source", "serve"]
 
 MIME = "text/x-llmrec-reply"
 MAX_DEPTH = 50             # nesting of lists / dicts in one reply
@@ -39,14 +38,6 @@ NUMERIC = "biufcmM"        # numpy dtype kinds sent as raw bytes (bool, ints, fl
 
 class WireError(ValueError):
     """A reply that is not well-formed plain data."""
-
-
-class KernelLost(BaseException):  # noqa: N818 - not an Exception: a check's `except Exception` must not eat it
-    """The kernel gave no usable reply (timed out, died, sent nothing or garbage); the message says why."""
-
-
-class RemoteError(Exception):
-    """The learner's code raised in the kernel; the subclass is named after its exception."""
 
 
 # --------------------------------------------------------------------------- the kernel side
@@ -329,116 +320,3 @@ def decode(obj, ref=None):
         raise
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError, MemoryError) as err:
         raise WireError(f"malformed value: {type(err).__name__}: {str(err)[:200]}") from err
-
-
-def write_back(original, changed) -> None:
-    """Grader side: make ``original`` (an input the check passed) hold ``changed``, the state the
-    learner's call left the kernel's copy in, so that a check sees an input its answer modified."""
-    if type(original) is list:
-        original[:] = changed
-    elif type(original) in (dict, set):
-        original.clear()
-        original.update(changed)
-    elif isinstance(original, np.ndarray) and isinstance(changed, np.ndarray):
-        if original.shape == changed.shape:
-            original[...] = changed
-        else:
-            original.resize(changed.shape, refcheck=False)
-            original[...] = changed
-    elif type(original).__module__.startswith("torch") and hasattr(original, "set_"):
-        import torch
-
-        with torch.no_grad():
-            original.set_(torch.as_tensor(changed, dtype=original.dtype).clone())
-    elif type(original).__module__.startswith("pandas") and hasattr(original, "_update_inplace"):
-        original._update_inplace(changed)  # pandas' own way for an inplace=True result
-    else:
-        raise WireError(f"cannot write a changed {type(original).__name__} back")
-
-
-def apply_changes(call_args: tuple, kwargs: dict, changed, ref=None) -> None:
-    """Grader side: write the kernel's ``changed`` inputs ``[[position or name, value], ...]`` back."""
-    if not isinstance(changed, list):
-        raise WireError("the list of changed inputs is malformed")
-    for item in changed:
-        if not (isinstance(item, list) and len(item) == 2):
-            raise WireError("a changed input is malformed")
-        key, value = item
-        if type(key) is int and 0 <= key < len(call_args):
-            original = call_args[key]
-        elif isinstance(key, str) and key in kwargs:
-            original = kwargs[key]
-        else:
-            raise WireError("a changed input names no input of the call")
-        new = decode(value, ref)
-        tensors = all(type(x).__module__.startswith("torch") for x in (original, new))
-        if type(original) is not type(new) and not tensors:  # an nn.Parameter comes back a Tensor
-            raise WireError("a changed input has another type")
-        write_back(original, new)
-
-
-def _parameters(info) -> inspect.Signature | None:
-    """A signature from the kernel's ``[[name, kind, has_default], ...]``, or None if unusable."""
-    if not isinstance(info, list):
-        return None
-    try:
-        params = [inspect.Parameter(name, inspect._ParameterKind(kind),
-                                    default=None if has_default else inspect.Parameter.empty)
-                  for name, kind, has_default in info]
-        return inspect.Signature(params)
-    except (TypeError, ValueError):
-        return None
-
-
-class RemoteObject:
-    """A learner's object that stays in the kernel; attribute reads are forwarded as requests."""
-
-    def __init__(self, transport, info: dict) -> None:
-        self._transport, self._id = transport, info["id"]
-        self._type = str(info.get("type", "object"))[:80]
-        self.__name__ = str(info.get("name", self._type))[:80]
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("_transport", "_id", "_type"):
-            raise AttributeError(name)
-        return self._transport("attr", self._id, name)
-
-    def __reduce__(self):  # sent back to the kernel as an argument: the kernel's own object
-        return (_ref, (self._id,))
-
-    def __repr__(self) -> str:
-        return f"<learner's {self._type} {self.__name__!r} in the kernel>"
-
-
-class RemoteFunction(RemoteObject):
-    """A learner's callable: calling it runs it in the kernel on the (pickled) arguments."""
-
-    def __init__(self, transport, info: dict) -> None:
-        super().__init__(transport, info)
-        self.__signature__ = _parameters(info.get("signature"))
-
-    def __call__(self, *args, **kwargs):
-        return self._transport("call", self._id, args, kwargs)
-
-
-class RemoteNamespace:
-    """The notebook's ``globals()`` as a check sees it: ``name in ns`` and ``ns[name]`` ask the kernel."""
-
-    def __init__(self, transport) -> None:
-        self._transport = transport
-
-    def __contains__(self, name: str) -> bool:
-        return self._transport("has", name) is True
-
-    def __getitem__(self, name: str):
-        return self._transport("get", name)
-
-    def get(self, name: str, default=None):
-        return self[name] if name in self else default
-
-
-def remote_exception(ename, evalue) -> RemoteError:
-    """An exception the grader can raise for one the learner's code raised in the kernel."""
-    name = ename if isinstance(ename, str) and ename.isidentifier() and len(ename) < 80 else "Exception"
-    bases = (RemoteError, NotImplementedError) if name == "NotImplementedError" else (RemoteError,)
-    return type(name, bases, {})(str(evalue)[:2000])

@@ -11,7 +11,7 @@
    of ``10 x timeout``; a cell that loops is interrupted, a kernel that dies is restarted (at
    most three times) and the finished cells run again;
 3. each check ``exK`` of ``llmrec_ref.checks.chNN`` runs **in this process**, on a namespace
-   whose names and functions live in the kernel (:mod:`llmrec_ref.gradewire`): the check draws
+   whose names and functions live in the kernel (:mod:`llmrec_ref.graderemote`): the check draws
    its inputs, the kernel only runs the learner's function on them and sends back plain data,
    and the comparison with the reference happens here. Patching ``json``, import hooks, input
    transformers or printed "passed" lines in the kernel change nothing but what the learner's
@@ -155,7 +155,7 @@ def _read_cells(path: Path) -> tuple[list, list[str]]:
 def _run_check(chapter: str, name: str, ns) -> ExerciseResult:
     """Run one check here, on the kernel-backed namespace (called in a worker thread)."""
     from llmrec_ref.checks import ExerciseFailed
-    from llmrec_ref.gradewire import KernelLost
+    from llmrec_ref.graderemote import KernelLost
 
     check = getattr(_checks(chapter), name)
     printed = io.StringIO()

@@ -13,14 +13,8 @@ import pandas as pd
 import pytest
 import torch
 
-from llmrec_ref.gradewire import (
-    RemoteFunction,
-    RemoteNamespace,
-    WireError,
-    decode,
-    encode,
-    remote_exception,
-)
+from llmrec_ref.graderemote import RemoteFunction, RemoteNamespace, remote_exception
+from llmrec_ref.gradewire import WireError, decode, encode
 
 
 def trip(value):
@@ -110,7 +104,8 @@ def test_the_namespace_asks_and_learner_exceptions_keep_their_names():
 def test_inputs_a_call_changes_in_the_kernel_are_changed_for_the_check_too():
     import pickle
 
-    from llmrec_ref.gradewire import answer, apply_changes
+    from llmrec_ref.graderemote import apply_changes
+    from llmrec_ref.gradewire import answer
 
     def mutate(df, arr, t, items, *, seen):
         df.drop(index=0, inplace=True)
@@ -141,7 +136,7 @@ def test_inputs_a_call_changes_in_the_kernel_are_changed_for_the_check_too():
 
 
 def test_a_changed_input_that_names_no_input_is_refused():
-    from llmrec_ref.gradewire import apply_changes
+    from llmrec_ref.graderemote import apply_changes
 
     with pytest.raises(WireError):
         apply_changes(([1],), {}, [[5, encode([2])]])
