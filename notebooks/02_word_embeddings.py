@@ -157,7 +157,10 @@ print(torch.allclose(ours, reference))
 
 # %% [markdown]
 # Train on all pairs at once, with fresh noise words at every step, and watch
-# "cat" move towards "dog" and away from "car".
+# "cat" move towards "dog" and away from "car". Each step moves every weight a little
+# against its gradient; `torch.optim.Adam` chooses how far per weight. Chapter 05 §1.2
+# builds gradient descent, momentum and Adam from scratch: here it is enough that
+# `opt.step()` takes one such step after `loss.backward()` has computed the gradients.
 
 # %%
 gen = torch.Generator().manual_seed(0)
