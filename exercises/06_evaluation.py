@@ -93,6 +93,10 @@ ch06.ex3(globals())
 # On MovieLens-100k a user has about $N = 1{,}600$ unseen films. An item at full rank 100,
 # far outside the top 10, is still a sampled hit most of the time:
 
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# print([round(p_sampled_hit(r, 1600), 3) for r in (10, 50, 100, 150, 200, 300)])
+
 # %% [markdown]
 # ## Exercise 4 · Check the formula by simulation (10 min)
 #
@@ -106,3 +110,8 @@ ch06.ex3(globals())
 
 # %%
 ch06.ex4(globals())
+
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# for r in (30, 60, 150):
+#     print(r, round(p_sampled_hit(r, 500), 4), simulate_sampled_hit(r, 500, 100, 10, 5000, 0))

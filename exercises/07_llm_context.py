@@ -64,6 +64,12 @@ ch07.ex1(globals())
 # %%
 ch07.ex2(globals())
 
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# ml = load_movielens_100k()
+# print(movie_texts(ml.items.head(3)))
+# print("same as the data set's text column:", movie_texts(ml.items) == ml.items["text"].tolist())
+
 # %% [markdown]
 # ## Exercise 3 · Cold-start HR@K for a given scorer (15 min)
 #
@@ -85,3 +91,8 @@ ch07.ex3(globals())
 
 # %% [markdown]
 # The genre-popularity baseline of the chapter, on MovieLens with 10 % of the films held out:
+
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# split = cold_start_split(ml.ratings, frac=0.1, seed=0, n_items=len(ml.items))
+# print(f"genre popularity, cold-start HR@10: {cold_start_hr(AttributePopularity(ml.items).fit(split.train), split, 10):.3f}")

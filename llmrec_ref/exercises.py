@@ -4,7 +4,8 @@ The solutions live in the repository's ``exercises/solutions/NN_name.{ipynb,py}`
 installed package): the cells that answer an exercise are tagged ``solution``.
 :func:`build_student_versions` writes ``exercises/NN_name.{ipynb,py}``, copies where nbconvert's
 ``TagRemovePreprocessor`` has removed those cells, a ``# your code here`` stub stands in their
-place, and every output is cleared. The checks that follow each exercise live in
+place, every output is cleared, and a cell tagged ``uses-answer`` (one that runs the learner's
+answer, after its check) is commented out until the learner has an answer to run. The checks that follow each exercise live in
 :mod:`llmrec_ref.checks`, so they fail with a hint in the student version until the learner
 writes the answer. The grader hides ``exercises/solutions/`` from the kernels it grades in.
 
@@ -22,6 +23,7 @@ __all__ = ["STUB", "build_student_version", "build_student_versions", "exercise_
 STUB = "# your code here"
 SOLUTION_TAG = "solution"
 USES_ANSWER_TAG = "uses-answer"
+USES_ANSWER_NOTE = "# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.\n"
 REPO_EXERCISES = Path(__file__).resolve().parents[1] / "exercises"  # student versions (a checkout)
 REPO_SOLUTIONS = REPO_EXERCISES / "solutions"
 
@@ -54,8 +56,10 @@ def build_student_version(notebook: str | os.PathLike, out_dir: str | os.PathLik
             stub.id = f"stub-{number}"  # the same build gives the same bytes
             cells.append(stub)
     nb.cells = cells
-    # a cell tagged `uses-answer` only shows an answer at work: it goes too, without a stub
-    remove = TagRemovePreprocessor(enabled=True, remove_cell_tags={SOLUTION_TAG, USES_ANSWER_TAG})
+    for cell in nb.cells:  # a cell that runs the learner's answer waits, commented out, until it exists
+        if USES_ANSWER_TAG in cell.get("metadata", {}).get("tags", []):
+            cell.source = USES_ANSWER_NOTE + "\n".join(f"# {line}".rstrip() for line in cell.source.splitlines())
+    remove = TagRemovePreprocessor(enabled=True, remove_cell_tags={SOLUTION_TAG})
     nb, _ = remove.preprocess(nb, {})
     nb, _ = ClearOutputPreprocessor().preprocess(nb, {})
     out = Path(out_dir)

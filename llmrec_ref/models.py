@@ -286,9 +286,15 @@ class ContextRec(Recommender):
         return losses.bce_loss(torch.cat([pos_s, neg_s]), torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]))
 
     # ---------------------------------------------------------------- the interface
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> ContextRec:
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, shard=None,
+            checkpoint: str | None = None) -> ContextRec:
         """Learn sizes and vocabularies, build a fresh network (or keep it: ``warm_start``), train
-        it with validation NDCG@10 on ``valid`` after each epoch and early stopping; returns self."""
+        it with validation NDCG@10 on ``valid`` after each epoch and early stopping; returns self.
+
+        ``shard`` (``llmrec_ref.distributed.Shard``): train data-parallel, this process on its
+        block of users, every process on the whole ``train`` and ``valid`` frames (sizes,
+        vocabularies and validation are global); see ``llmrec_ref.distributed``. ``checkpoint``:
+        a file for the training state after each epoch, resumed from if it exists (``train_loop``)."""
         c = self.config
         net_config, vocab = self._learn_sizes(train, valid)
         check_items(train, net_config.n_items)
@@ -301,11 +307,14 @@ class ContextRec(Recommender):
         validate = None
         if valid is not None and len(valid):
             def validate() -> dict[str, float]:
-                return validation_metrics(self, train, valid, exclude_seen=c.mask_seen)
-        self.train_log_ = train_loop(self.network_, self.training_rows(train), self.batch_loss, epochs=c.epochs,
+                return validation_metrics(self, train, valid, exclude_seen=c.mask_seen, shard=shard)
+        rows = self.training_rows(train if shard is None else shard.own(train))
+        self.train_log_ = train_loop(self.network_, rows, self.batch_loss, epochs=c.epochs,
                                      lr=c.lr, batch_size=c.batch_size, patience=c.patience,
                                      weight_decay=c.weight_decay, seed=c.seed, device=c.device,
-                                     verbose=c.verbose, validate=validate, name="ContextRec")
+                                     verbose=c.verbose, validate=validate, name="ContextRec", shard=shard,
+                                     batch_weight=lambda batch: int((batch["targets"] > 0).sum()),
+                                     checkpoint=checkpoint)
         return self
 
     def inputs(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> dict[str, torch.Tensor]:
