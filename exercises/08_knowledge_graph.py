@@ -34,10 +34,8 @@ from llmrec_ref.checks import ch08
 # relation vector of shape `(d,)` must broadcast over the batch. Then think: why can DistMult not
 # tell `directed_by` from its inverse? (The check tests the property behind the answer.)
 
-# %% tags=["solution"]
-def distmult_score(h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    return (h * r * t).sum(-1)  # symmetric in h and t: s(h, r, t) = s(t, r, h)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch08.ex1(globals())
@@ -53,14 +51,8 @@ ch08.ex1(globals())
 # $\partial L/\partial e_{h'}$ on paper, then write `transe_head_grads(h, r, t, h_bad, gamma)`
 # returning the tuple of the four `(B, d)` gradients, **without** autograd.
 
-# %% tags=["solution"]
-def transe_head_grads(h, r, t, h_bad, gamma):
-    u, u_bad = h + r - t, h_bad + r - t                                   # (B, d)
-    n, n_bad = u.norm(dim=1, keepdim=True), u_bad.norm(dim=1, keepdim=True)
-    active = ((gamma + n - n_bad) > 0).to(u.dtype) / len(u)               # (B, 1), 1/B where the hinge is on
-    g, g_bad = active * u / n, active * u_bad / n_bad
-    return g, g - g_bad, -g + g_bad, -g_bad
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch08.ex2(globals())
@@ -80,19 +72,8 @@ ch08.ex2(globals())
 # j ≠ i that share **at least one** tail of `relation` with i (a film with two directors, or a
 # duplicate triple, still counts a liked film once); 0 for padding and unlinked items.
 
-# %% tags=["solution"]
-def shared_counts(triples, item_entity, relation, liked):
-    n = len(item_entity)
-    film_of = np.full(int(max(triples[:, 0].max(), item_entity.max())) + 1, -1)
-    linked = np.flatnonzero(item_entity >= 0)
-    film_of[item_entity[linked]] = linked
-    rows = triples[(triples[:, 1] == relation) & (film_of[triples[:, 0]] >= 0)]
-    tails_of = [set() for _ in range(n)]
-    for head, _, tail in rows:
-        tails_of[film_of[head]].add(int(tail))
-    liked = set(int(j) for j in liked)
-    return np.array([sum(1 for j in liked if j != i and tails_of[i] & tails_of[j]) for i in range(n)])
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch08.ex3(globals())

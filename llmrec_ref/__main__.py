@@ -1,10 +1,12 @@
 """Command line of the course: ``python -m llmrec_ref COMMAND``.
 
     demo                          the main job on the synthetic shop (no network needed)
+    train [options]               train a preset model; under torchrun, data-parallel over processes
     data fetch ml-100k            fetch and verify MovieLens-100k (and its knowledge graph) into the cache
-    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course, kg)
-    exercises build OUT_DIR       write the student versions of the exercise notebooks
-    exercises grade NB.ipynb ...  grade submissions with the package's checks (--json, --timeout)
+    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course,
+                                  kg, scale)
+    exercises build [OUT_DIR]     write the student versions of exercises/solutions/ (default into exercises/)
+    exercises grade NB.ipynb ...  grade submissions: boxed kernels, checks run in the grader (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
 """
 
@@ -71,6 +73,15 @@ def _bench(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _seconds(text: str) -> float:
+    from llmrec_ref.grading import positive_seconds
+
+    try:
+        return positive_seconds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _exercises(args: argparse.Namespace) -> int:
     from llmrec_ref.exercises import build_student_versions
 
@@ -124,12 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     ex = commands.add_parser("exercises", help="instructor tools for the exercise notebooks")
     ex_cmd = ex.add_subparsers(dest="action", required=True)
     build = ex_cmd.add_parser("build", help="write student versions (solutions removed, outputs cleared)")
-    build.add_argument("out_dir")
-    build.add_argument("--source", default=None, help="folder of solution notebooks (default: the repo's exercises/)")
-    grade = ex_cmd.add_parser("grade", help="run submissions in a fresh kernel and score them with the package's checks")
+    build.add_argument("out_dir", nargs="?", default=None,
+                       help="where to write the student versions (default: the repo's exercises/)")
+    build.add_argument("--source", default=None,
+                       help="folder of solution notebooks (default: the repo's exercises/solutions/)")
+    grade = ex_cmd.add_parser("grade", help="run each submission in its own boxed kernel (temporary folder, "
+                              "rlimits on Linux, classmates and solutions hidden) and judge its answers "
+                              "with the package's checks in the grader's process")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb")
     grade.add_argument("--json", default=None, metavar="OUT", help="also write the scores as JSON to OUT")
-    grade.add_argument("--timeout", type=float, default=60.0, help="seconds per cell and per check (default 60)")
+    grade.add_argument("--timeout", type=_seconds, default=60.0,
+                       help="seconds per cell and per call of a learner's function, any positive number "
+                            "(default 60); a submission gets 10 x this for its cells and as much for its checks")
     grade.add_argument("--chapter", default=None, help="chapter NN when the file name does not start with it")
 
     site = commands.add_parser("site", help="render the chapter notebooks to a static HTML site")
