@@ -2,7 +2,8 @@
 
     demo                          the main job on the synthetic shop (no network needed)
     data fetch ml-100k            fetch and verify MovieLens-100k into the cache
-    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course)
+    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text,
+                                  multimodal, course)
     exercises build OUT_DIR       write the student versions of the exercise notebooks
     exercises grade NB.ipynb ...  grade submissions with the package's checks (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
@@ -14,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "multimodal", "course")
 
 
 def _demo(args: argparse.Namespace) -> int:

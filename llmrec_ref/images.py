@@ -79,13 +79,14 @@ SHAPES = {
 assert tuple(SHAPES) == CATEGORIES
 
 
-def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, seed: int = 0) -> np.ndarray:
+def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, seed: int = 0, view: int = 0) -> np.ndarray:
     """Images of items given their codes: (n,) category, colour, pattern -> (n, SIZE, SIZE, 3) uint8.
 
     Pixel (r, c) maps to x = (c - 15.5) / 15.5, y likewise, then to the item's frame
     x' = (x - dx) / scale; the silhouette ``SHAPES[category](x', y')`` is filled with the colour
     and its pattern (stripes: bands of 4 px along x' + y'; dots: a 6 px grid; two-tone: the lower
-    half in a second shade), over a pale tinted background, plus noise. Deterministic in ``seed``.
+    half in a second shade), over a pale tinted background, plus noise. Deterministic in ``seed``;
+    ``view`` k > 0 draws another photo of the same items (new position, scale, background, noise).
     """
     category, colour, pattern = (np.asarray(a, dtype=np.int64).reshape(-1) for a in (category, colour, pattern))
     n = len(category)
@@ -96,7 +97,9 @@ def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, seed: 
                                ("pattern", pattern, PATTERNS)):
         if n and (codes.min() < 0 or codes.max() >= len(names)):
             raise ValueError(f"{name} codes must lie in 0..{len(names) - 1} ({names}), got {codes.min()}..{codes.max()}")
-    rng = np.random.default_rng([IMAGE_STREAM, seed])
+    if isinstance(view, bool) or not isinstance(view, (int, np.integer)) or view < 0:
+        raise ValueError(f"view must be an int >= 0 (0 = the catalogue photo), got {view!r}")
+    rng = np.random.default_rng([IMAGE_STREAM, seed] + ([int(view)] if view else []))
     shift = rng.uniform(-0.25, 0.25, (n, 2))                        # +-4 px
     scale = rng.uniform(0.75, 1.05, n)
     background = 200 + rng.uniform(0, 55, (n, 3))                   # pale, tinted
@@ -138,13 +141,16 @@ def image_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("LLMREC_DATA") or Path.home() / ".cache" / "llmrec_ref").expanduser() / "images"
 
 
-def shop_images(shop: Shop, cache_dir: str | os.PathLike | None = None, cache: bool = True) -> torch.Tensor:
+def shop_images(shop: Shop, cache_dir: str | os.PathLike | None = None, cache: bool = True,
+                view: int = 0) -> torch.Tensor:
     """(n_items + 1, SIZE, SIZE, 3) uint8 images of the shop's items, row 0 blank (all zeros).
 
     Drawn by ``render`` from the item's category, colour and pattern (the shop's ground truth),
     seeded by the shop's seed, and cached in ``image_cache_dir(cache_dir)`` under a name that
     carries the seed, the catalogue size, a fingerprint of the codes and ``VERSION``; a cache file
     that does not load or has the wrong shape is redrawn. ``cache=False`` never touches the disk.
+    ``view`` k > 0: another photo of every item (``render``'s view), e.g. the second view that
+    a contrastive image encoder learns to match with the first.
     """
     if not isinstance(shop, Shop):
         raise ValueError(f"shop must be a Shop from make_synthetic_shop, got {type(shop).__name__}")
@@ -157,7 +163,8 @@ def shop_images(shop: Shop, cache_dir: str | os.PathLike | None = None, cache: b
     pattern = p.item_pattern[1:]
     codes = np.stack([cat, colour, pattern]).astype(np.int64)
     finger = hashlib.sha256(codes.tobytes()).hexdigest()[:12]
-    path = image_cache_dir(cache_dir) / f"shop-seed{shop.seed}-n{len(cat)}-{finger}-v{VERSION}.npy"
+    name = f"shop-seed{shop.seed}-n{len(cat)}-{finger}" + (f"-view{view}" if view else "") + f"-v{VERSION}.npy"
+    path = image_cache_dir(cache_dir) / name
     shape = (len(cat) + 1, SIZE, SIZE, 3)
     if cache and path.exists():
         try:
@@ -167,7 +174,7 @@ def shop_images(shop: Shop, cache_dir: str | os.PathLike | None = None, cache: b
         except (OSError, ValueError):
             pass  # a damaged file: draw again and overwrite it
     arr = np.zeros(shape, dtype=np.uint8)
-    arr[1:] = render(cat, colour, pattern, seed=shop.seed)
+    arr[1:] = render(cat, colour, pattern, seed=shop.seed, view=view)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.part")

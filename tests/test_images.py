@@ -94,3 +94,11 @@ def test_missing_images_are_all_zero_rows(shop):
     missing = I.missing_images(imgs)
     assert missing.tolist()[:9] == [True, False, False, True, False, False, False, True, False]
     assert missing.sum() == 3
+
+
+def test_a_second_view_is_the_same_item_photographed_again(shop):
+    first, second = I.shop_images(shop, cache=False), I.shop_images(shop, cache=False, view=1)
+    assert second.shape == first.shape and (second[0] == 0).all() and not torch.equal(first, second)
+    assert torch.equal(I.shop_images(shop, cache=False), first)  # view 0 is the catalogue photo
+    with pytest.raises(ValueError, match="view"):
+        I.shop_images(shop, cache=False, view=-1)
