@@ -53,7 +53,7 @@ class ImageEncoder(nn.Module):
             raise ValueError(f"d_out and width must be >= 1, got {d_out}, {width}")
         chans = [3, width, 2 * width, 4 * width]
         self.blocks = nn.Sequential(*[nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
-                                      for a, b in zip(chans[:-1], chans[1:])])
+                                      for a, b in zip(chans[:-1], chans[1:], strict=True)])
         self.head = nn.Linear(chans[-1], d_out)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:

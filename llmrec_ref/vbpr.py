@@ -32,7 +32,14 @@ from torch import nn
 
 from llmrec_ref import losses
 from llmrec_ref.evaluation import validation_metrics
-from llmrec_ref.recommender import Recommender, check_items, config_from, item_counts, largest_id, user_tensor
+from llmrec_ref.recommender import (
+    Recommender,
+    check_items,
+    config_from,
+    item_counts,
+    largest_id,
+    user_tensor,
+)
 from llmrec_ref.train import check_settings, train_loop
 
 __all__ = ["FUSIONS", "VBPRConfig", "VBPRNet", "VBPR"]

@@ -11,7 +11,15 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from llmrec_ref.align import ImageEncoder, TwoTower, embed, fit_two_tower, info_nce, info_nce_grad, recall_at_k
+from llmrec_ref.align import (
+    ImageEncoder,
+    TwoTower,
+    embed,
+    fit_two_tower,
+    info_nce,
+    info_nce_grad,
+    recall_at_k,
+)
 from llmrec_ref.losses import sampled_softmax_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")

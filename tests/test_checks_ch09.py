@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import torch
-
 from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / WRONG below
     test_missing_answer_fails_with_a_hint,
     test_right_answer_passes,
     test_typical_wrong_answer_fails_with_its_hint,
 )
+
 from llmrec_ref.checks import ch09
 
 # ----------------------------------------------------------------------------- exercise 1

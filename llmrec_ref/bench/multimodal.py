@@ -93,9 +93,21 @@ def run(n_items: int = 10000, n_users: int = 1000, epochs: int = 4, vbpr_epochs:
         rows.append({"step": f"nearest neighbour agrees ({name})", "seconds": "", "result": agree})
     print(markdown_table(rows))
 
-    # ----------------------------------------------------------- cold items
+    # ----------------------------------------------------------- warm items, next session
     text32 = text_init(text, 32)
     text32 = text32 / text32[1:].norm(dim=1).mean()
+    split = next_session_split(preprocess(shop.interactions, remap=False, context=True).interactions)
+    warm = {}
+    for name, content, fusion in (("ID only (BPR-MF)", {}, "early"), ("ID + text", {"text": text32}, "early"),
+                                  ("ID + text + image late", {"text": text32, "image": z_views}, "late")):
+        model = VBPR(content, fusion=fusion, epochs=vbpr_epochs, n_items=n_items, n_users=n_users,
+                     verbose=False).fit(split.train)
+        res = full_ranking(model, split)
+        warm[name], w_users = res.per_user["ndcg@10"], res.users
+    print("\nwarm items, next session, full ranking\n")
+    print(markdown_table(by_taste(warm, w_users, p.visual_taste, baseline="ID + text")))
+
+    # ----------------------------------------------------------- cold items
     log = shop.interactions[["user_id", "item_id", "timestamp"]].drop_duplicates(["user_id", "item_id"])
     cs = cold_start_split(log, frac=0.2, seed=0, n_items=n_items)
     half = z_views.clone()
@@ -124,17 +136,5 @@ def run(n_items: int = 10000, n_users: int = 1000, epochs: int = 4, vbpr_epochs:
     per_user["oracle (true_scores)"] = evaluate_cold_start(_Fixed(), cs).per_user["ndcg@10"]
     table = by_taste(per_user, users, p.visual_taste, baseline="text")
     print(f"\ncold items ({len(cs.cold_items)} cold of {n_items}; VBPR fits: {', '.join(timing)})\n")
-    print(markdown_table(table))
-
-    # ----------------------------------------------------------- warm items, next session
-    split = next_session_split(preprocess(shop.interactions, remap=False, context=True).interactions)
-    warm = {}
-    for name, content, fusion in (("ID only (BPR-MF)", {}, "early"), ("ID + text", {"text": text32}, "early"),
-                                  ("ID + text + image late", {"text": text32, "image": z_views}, "late")):
-        model = VBPR(content, fusion=fusion, epochs=vbpr_epochs, n_items=n_items, n_users=n_users,
-                     verbose=False).fit(split.train)
-        res = full_ranking(model, split)
-        warm[name], w_users = res.per_user["ndcg@10"], res.users
-    print("\nwarm items, next session, full ranking\n")
-    print(markdown_table(by_taste(warm, w_users, p.visual_taste, baseline="ID + text")))
     return table
+
