@@ -32,6 +32,7 @@ from torch import nn
 
 from llmrec_ref import losses
 from llmrec_ref.evaluation import validation_metrics
+from llmrec_ref.mf import MFConfig
 from llmrec_ref.recommender import (
     Recommender,
     check_items,
@@ -40,7 +41,7 @@ from llmrec_ref.recommender import (
     largest_id,
     user_tensor,
 )
-from llmrec_ref.train import check_settings, train_loop
+from llmrec_ref.train import train_loop
 
 __all__ = ["FUSIONS", "VBPRConfig", "VBPRNet", "VBPR"]
 
@@ -69,21 +70,12 @@ class VBPRConfig:
     verbose: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("n_users", "n_items"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
-        for name in ("d_model", "d_content", "n_negatives"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        # the settings VBPR shares with MF are checked by MFConfig, with the same messages
+        MFConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(MFConfig) if hasattr(self, f.name)})
+        if isinstance(self.d_content, bool) or not isinstance(self.d_content, int) or self.d_content < 1:
+            raise ValueError(f"d_content must be an int >= 1, got {self.d_content!r}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {self.fusion!r}")
-        if not self.init_std > 0:
-            raise ValueError(f"init_std must be > 0, got {self.init_std!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
-        check_settings(self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay, self.device)
 
 
 class VBPRNet(nn.Module):

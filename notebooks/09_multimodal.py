@@ -55,7 +55,7 @@ from llmrec_ref.tables import markdown_table
 from llmrec_ref.text import TextEncoder, item_vectors, text_init
 from llmrec_ref.vbpr import VBPR
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny models: a second thread mostly waits (and on a shared CPU, spins)
 seed_everything(0)
 start_all = time.perf_counter()
 
