@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Exercises 09 · More than one modality
 #
-# Two exercises on `notebooks/09_multimodal.ipynb`. Write your answer in the cell marked
+# Three exercises on `notebooks/09_multimodal.ipynb`. Write your answer in the cell marked
 # `# your code here`, run it, then run the check below it: the check says "passed", or explains
 # what is wrong. The checks live in `llmrec_ref.checks.ch09`; each one draws fresh random cases.
 #
@@ -82,3 +82,25 @@ def late_fusion(scores: dict, present: dict, weights: dict) -> torch.Tensor:
 
 # %%
 ch09.ex2(globals())
+
+# %% [markdown]
+# ## Exercise 3 · What one unit of a CNN sees ★ (10 min)
+#
+# The chapter says the three convolutions of `ImageEncoder` see 3, 8 and 18 pixels. Write
+# `receptive_field(layers)`: `layers` is a list of `(kernel, stride)` pairs, bottom layer first
+# (a 3 x 3 convolution with stride 1 is `(3, 1)`, a 2 x 2 max-pool is `(2, 2)`); return how many
+# input pixels (along one axis) a single unit of the top layer depends on. Work it out on paper
+# for two layers first. The check builds each stack in torch and asks autograd which input
+# pixels a unit's gradient touches.
+
+# %% tags=["solution"]
+def receptive_field(layers: list) -> int:
+    field, jump = 1, 1                      # jump: input pixels between two neighbouring units
+    for kernel, stride in layers:
+        field += (kernel - 1) * jump
+        jump *= stride
+    return field
+
+
+# %%
+ch09.ex3(globals())

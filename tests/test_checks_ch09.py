@@ -98,7 +98,29 @@ def fusion_centre_only(scores, present, weights):
     return (total / weight.clamp(min=1e-12)).masked_fill(weight == 0, float("-inf"))
 
 
-RIGHT = {ch09.ex1: {"multi_positive_nce": multi_positive_nce}, ch09.ex2: {"late_fusion": late_fusion}}
+# ----------------------------------------------------------------------------- exercise 3
+
+
+def receptive_field(layers):
+    field, jump = 1, 1
+    for kernel, stride in layers:
+        field, jump = field + (kernel - 1) * jump, jump * stride
+    return field
+
+
+def field_ignores_strides(layers):
+    return 1 + sum(k - 1 for k, _ in layers)
+
+
+def field_product(layers):
+    out = 1
+    for k, s in layers:
+        out *= k
+    return out
+
+
+RIGHT = {ch09.ex1: {"multi_positive_nce": multi_positive_nce}, ch09.ex2: {"late_fusion": late_fusion},
+         ch09.ex3: {"receptive_field": receptive_field}}
 WRONG = [
     (ch09.ex1, {"multi_positive_nce": nce_symmetric}, "image -> text direction"),
     (ch09.ex1, {"multi_positive_nce": nce_no_tau}, "divide the similarities by tau"),
@@ -111,6 +133,8 @@ WRONG = [
     (ch09.ex2, {"late_fusion": fusion_all_weights}, "divide by the weights of the modalities"),
     (ch09.ex2, {"late_fusion": fusion_stats_over_all_items}, "over the items that \\*have\\* it|must not matter"),
     (ch09.ex2, {"late_fusion": fusion_zero_for_nothing}, "-inf"),
+    (ch09.ex3, {"receptive_field": field_ignores_strides}, "product of the strides \\*before\\*"),
+    (ch09.ex3, {"receptive_field": field_product}, "start from 1 pixel"),
 ]
 
 
@@ -118,4 +142,5 @@ def test_checks_draw_fresh_cases_each_time(capsys):
     for _ in range(5):  # fresh random batches: a right answer passes every time
         ch09.ex1(RIGHT[ch09.ex1])
         ch09.ex2(RIGHT[ch09.ex2])
-    assert capsys.readouterr().out.count("passed") == 10
+        ch09.ex3(RIGHT[ch09.ex3])
+    assert capsys.readouterr().out.count("passed") == 15

@@ -1,5 +1,5 @@
-"""Checks for exercises/09_multimodal: an InfoNCE loss with several positives per row, and a
-late-fusion scorer that survives missing modalities.
+"""Checks for exercises/09_multimodal: an InfoNCE loss with several positives per row, a
+late-fusion scorer that survives missing modalities, and the receptive field of a CNN.
 
 Both are checked on fresh random cases drawn inside the check, against torch built-ins and
 identities the right answer must satisfy (no reference implementation lives here).
@@ -142,3 +142,43 @@ def ex2(ns: dict) -> None:
     expect(math.isclose(float(torch.isinf(both).sum()), float((~(has_t | has_v)).sum()) * len(s_t)), name,
            "only items with no modality at all get -inf.")
     passed(name, "late fusion is standardised, weighted, and ignores what an item lacks")
+
+
+def _measured_field(layers: list[tuple[int, int]]) -> int:
+    """The input span one output unit of stacked 1-D convolutions depends on, read off autograd."""
+    net = torch.nn.Sequential(*[torch.nn.Conv1d(1, 1, k, stride=s, bias=False) for k, s in layers])
+    for conv in net:
+        torch.nn.init.constant_(conv.weight, 1.0)
+    stride = math.prod(s for _, s in layers)
+    length = 4 * stride * sum(k for k, _ in layers) + 64    # long enough for several output positions
+    x = torch.ones(1, 1, length, dtype=torch.float64, requires_grad=True)
+    y = net.double()(x)
+    y[0, 0, y.shape[-1] // 2].backward()
+    touched = torch.nonzero(x.grad[0, 0]).squeeze(1)
+    return int(touched.max() - touched.min() + 1)
+
+
+def ex3(ns: dict) -> None:
+    """``receptive_field(layers)``: input pixels one output unit sees, for (kernel, stride) layers."""
+    name = "Exercise 3"
+    fn = require(ns, "receptive_field", name, callable)
+    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ())))
+    cases = [[(3, 1)], [(3, 1), (2, 2)], [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1), (2, 2)]]  # the chapter's CNN
+    for _ in range(4):
+        n = int(torch.randint(1, 5, (), generator=gen))
+        cases.append([(int(torch.randint(1, 6, (), generator=gen)), int(torch.randint(1, 4, (), generator=gen)))
+                      for _ in range(n)])
+    for layers in cases:
+        got = call(fn, name, list(layers))
+        want = _measured_field(layers)
+        expect(isinstance(got, (int,)) or (hasattr(got, "__int__") and float(got) == int(got)), name,
+               f"return a whole number of input pixels, got {got!r}.")
+        if int(got) != want:
+            plain = 1 + sum(k - 1 for k, _ in layers)
+            hint = ("each layer widens the field by (k - 1) times the product of the strides *before* it: a "
+                    "stride spreads the next layer's taps apart." if int(got) == plain else
+                    "start from 1 pixel and add (k_l - 1) x (product of the strides of the layers below l) "
+                    "for each layer l, bottom to top.")
+            expect(False, name, f"for layers {layers} your field is {int(got)} pixels, which autograd "
+                   f"does not confirm; {hint}")
+    passed(name, f"receptive fields confirmed by autograd on {len(cases)} stacks, the chapter's CNN included")
