@@ -491,7 +491,8 @@ def true_scores(shop: Shop, user_ids: np.ndarray | pd.Series | list, *, hour: Co
     """The generator's log-probability of every item for each user: (len(user_ids), n_items + 1).
 
     ``score[u, i] = log P(c_i | u, context) + x_ui - logsumexp_{j in c_i} x_uj`` with
-    ``x_ui = a_u[b_i] - (beta_u - d) t_i + s_i (+ brand/tier pull towards last_item)``: the
+    ``x_ui = a_u[b_i] - (beta_u - d) t_i + s_i (+ brand/tier pull towards last_item)
+    (+ gamma [pattern_i = liked_u] for a user with a visual taste)``: the
     probability that an event of a session in this context shows item i, i.e. the oracle a model
     can approach (``exp`` of a row sums to 1). ``P(c | u, context)`` mixes the intents
     ``softmax(log w_u + slot bias + device bias)`` (only the parts of the context that are given;

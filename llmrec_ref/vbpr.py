@@ -160,6 +160,10 @@ class VBPR(Recommender):
             raise ValueError(f"VBPR has no setting {unknown[0]!r}; the settings are the fields of VBPRConfig")
         self.config = dataclasses.replace(config or VBPRConfig(), **overrides)
         content = dict(content or {})
+        for name, v in content.items():
+            if v is None:
+                raise ValueError(f"content[{name!r}] is None: pass its (n_items + 1, d) vectors (for images, e.g. "
+                                 "multimodal.item_table(encoder, images)), or leave the modality out")
         rows = {name: torch.as_tensor(v).detach().float() for name, v in content.items()}
         for name, v in rows.items():
             if v.dim() != 2 or len(v) < 2 or not torch.isfinite(v).all():

@@ -58,3 +58,24 @@ def test_by_taste_splits_users_and_pairs_them():
         by_taste(per_user, users, taste, baseline="image")
     with pytest.raises(ValueError, match="3 values for 4 users"):
         by_taste({"text": torch.zeros(3)}, users, taste, baseline="text")
+
+
+def test_contextrec_takes_image_or_fused_vectors_through_its_fixed_item_table(small):
+    """ContextRec's fixed-vector item table accepts any modality: image vectors, or text and image
+    concatenated (early fusion), with ``item_repr="text"`` (vectors only) or ``"id+text"``."""
+    from llmrec_ref.models import ContextRec
+    from llmrec_ref.split import leave_one_out
+
+    shop, images, views = small
+    model, _ = fit_views(images, views, d=8, width=4, epochs=1, batch_size=32)
+    image = item_table(model.encode_left, images)                         # (121, 8)
+    text = torch.randn(121, 6, generator=torch.Generator().manual_seed(0))
+    text[0] = 0
+    log = shop.interactions[["user_id", "item_id", "timestamp"]]
+    split = leave_one_out(log.drop_duplicates(["user_id", "item_id"]))
+    for repr_, vectors in (("text", image), ("id+text", torch.cat([text, image], 1))):
+        rec = ContextRec(item_repr=repr_, n_items=120, d_model=8, n_heads=2, max_len=5, epochs=1, features=[],
+                         verbose=False).set_item_text(vectors)
+        s = rec.fit(split.train).score([1, 2], split.train)
+        assert s.shape == (2, 121) and torch.isfinite(s[:, 1:]).all()
+        assert torch.equal(rec.network_.item_text[1:], vectors[1:])

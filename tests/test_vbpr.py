@@ -120,6 +120,8 @@ def test_bad_content_gets_clear_errors(log):
         VBPR({"text": text, "image": image[:-1]})
     with pytest.raises(ValueError, match="finite"):
         VBPR({"text": text * float("nan")})
+    with pytest.raises(ValueError, match="is None"):
+        VBPR({"text": text, "image": None})
     with pytest.raises(ValueError, match="use_id=False"):
         VBPR(None, use_id=False)
     with pytest.raises(ValueError, match="fusion"):
