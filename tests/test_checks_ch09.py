@@ -114,7 +114,7 @@ def field_ignores_strides(layers):
 
 def field_product(layers):
     out = 1
-    for k, s in layers:
+    for k, _ in layers:
         out *= k
     return out
 
