@@ -316,6 +316,18 @@ print("two-view image keeps the pattern better than CLIP's image and the text:",
 print("the text's nearest neighbour has a random pattern:", abs(agree["MiniLM text"]["pattern"] - 0.25) < 0.1)
 
 # %%
+# nearest images: four items (left) and their five closest items by two-view image vectors
+fig, axes = plt.subplots(4, 6, figsize=(7, 5))
+for r, i in enumerate([1, 2, 3, 4]):
+    near = (z_view[1:] @ z_view[i]).topk(6).indices + 1                  # the item itself comes first
+    for c, j in enumerate(near):
+        axes[r, c].imshow(images[j].numpy())
+        axes[r, c].set_title("query" if c == 0 else PATTERNS[p.item_pattern[j]], fontsize=7)
+        axes[r, c].axis("off")
+plt.tight_layout()
+plt.show()
+
+# %%
 # a 2-D view: the first two principal axes of the two-view image vectors
 zc = z_view[1:] - z_view[1:].mean(0)
 xy = (zc @ torch.linalg.svd(zc, full_matrices=False).Vh[:2].T).numpy()
