@@ -4,7 +4,7 @@
     train [options]               train a preset model; under torchrun, data-parallel over processes
     data fetch ml-100k            fetch and verify MovieLens-100k (and its knowledge graph) into the cache
     bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course,
-                                  kg, scale)
+                                  kg, multimodal, scale)
     exercises build [OUT_DIR]     write the student versions of exercises/solutions/ (default into exercises/)
     exercises grade NB.ipynb ...  grade submissions: boxed kernels, checks run in the grader (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
@@ -17,7 +17,7 @@ import importlib
 import os
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "scale")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "multimodal", "scale")
 
 
 def _demo(args: argparse.Namespace) -> int:
