@@ -39,6 +39,7 @@ from llmrec_ref.evaluation import validation_metrics
 from llmrec_ref.recommender import (
     Recommender,
     check_items,
+    check_log,
     config_from,
     item_counts,
     largest_id,
@@ -290,6 +291,8 @@ class ContextRec(Recommender):
         """Learn sizes and vocabularies, build a fresh network (or keep it: ``warm_start``), train
         it with validation NDCG@10 on ``valid`` after each epoch and early stopping; returns self."""
         c = self.config
+        check_log(train, "train", timestamps=True)
+        check_log(valid, "valid", timestamps=True, allow_empty=True)
         net_config, vocab = self._learn_sizes(train, valid)
         check_items(train, net_config.n_items)
         keep = (c.warm_start and getattr(self, "network_", None) is not None
@@ -298,11 +301,16 @@ class ContextRec(Recommender):
             self.network_ = self._build(net_config)
         self.net_config_, self.vocab_ = net_config, vocab
         self.item_counts_ = item_counts(train, net_config.n_items)
+        rows = self.training_rows(train)
+        if len(rows["items"]) == 0:
+            raise ValueError("train has no user with two or more events, so there is no (history, next item) "
+                             "pair to learn from; pass a log where users have several events (leave_one_out "
+                             "keeps users with fewer than 3 events in train)")
         validate = None
         if valid is not None and len(valid):
             def validate() -> dict[str, float]:
                 return validation_metrics(self, train, valid, exclude_seen=c.mask_seen)
-        self.train_log_ = train_loop(self.network_, self.training_rows(train), self.batch_loss, epochs=c.epochs,
+        self.train_log_ = train_loop(self.network_, rows, self.batch_loss, epochs=c.epochs,
                                      lr=c.lr, batch_size=c.batch_size, patience=c.patience,
                                      weight_decay=c.weight_decay, seed=c.seed, device=c.device,
                                      verbose=c.verbose, validate=validate, name="ContextRec")
@@ -316,7 +324,7 @@ class ContextRec(Recommender):
         self._check_fitted()
         users = user_tensor(users).numpy()
         if len(history):
-            check_items(history, self.n_items_)
+            check_log(history, "history", self.n_items_, timestamps=True)
             data = self._sequences(history, users=users, train=False)
         else:
             data = {f: torch.zeros(len(users), 1, dtype=torch.long) for f in ["item_id"]

@@ -27,8 +27,13 @@ BEHAVIORS = ("browse", "favorite", "cart", "purchase")  # codes 1..4, 0 = paddin
 N_GAP_BUCKETS = 32  # gap_bucket is 0..31
 
 
-def require_columns(df: Any, columns: Sequence[str] = REQUIRED, name: str = "interactions") -> None:
-    """Raise a ``ValueError`` naming ``name`` unless ``df`` is a non-empty DataFrame with ``columns``."""
+def require_columns(df: Any, columns: Sequence[str] = REQUIRED, name: str = "interactions",
+                    allow_missing: bool = False) -> None:
+    """Raise a ``ValueError`` naming ``name`` unless ``df`` is a non-empty DataFrame with ``columns``
+    and, unless ``allow_missing``, no missing value (NaN, None, NaT) in those of ``columns`` that are
+    ``user_id``, ``item_id`` or ``timestamp``: every function that sorts by time or counts ids
+    checks its frame here, so a NaN is refused instead of being sorted, counted or given an id.
+    """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
@@ -39,6 +44,15 @@ def require_columns(df: Any, columns: Sequence[str] = REQUIRED, name: str = "int
         )
     if len(df) == 0:
         raise ValueError(f"{name} is empty; pass at least one row (check the filters applied before)")
+    if allow_missing:
+        return
+    for column in (c for c in REQUIRED if c in columns):
+        missing = df[column].isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"{name}.{column} has {int(missing.sum())} missing value(s) (NaN/None), the first in row "
+                f"{int(np.argmax(missing))}; drop those rows first, e.g. {name} = llmrec_ref.preprocess.clean({name})"
+            )
 
 
 def time_order(df: pd.DataFrame) -> np.ndarray:
@@ -95,7 +109,7 @@ def clean(
     default: the current time). Returns the cleaned frame, or ``(frame, CleanReport)`` with
     ``return_report=True``.
     """
-    require_columns(interactions)
+    require_columns(interactions, allow_missing=True)
     df = interactions
     report = CleanReport(n_in=len(df))
     ts = df["timestamp"]
@@ -165,7 +179,7 @@ def impute_missing(
     to the global one); ``"mode"`` (most frequent, smallest on ties); ``"constant"`` with
     ``fill_value``, or any non-string value used directly as the constant (``strategy=0``).
     """
-    require_columns(interactions, [column] + ([by] if by else []))
+    require_columns(interactions, [column] + ([by] if by else []), allow_missing=True)
     col = interactions[column]
     if strategy == "drop":
         return interactions.iloc[np.flatnonzero(col.notna().to_numpy())].reset_index(drop=True)
