@@ -203,10 +203,11 @@ def text_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 class TextEncoder:
     """Sentence encoder: ``encode(texts) -> (n, d)`` L2-normalised float32 vectors, cached on disk.
 
-    ``model``: ``"minilm"`` (verified against ``MINILM_SHA256``), a local sentence-transformers
-    folder (verified against ``sha256`` if given), or a hub name found in the local Hugging Face
-    cache. The weights are hashed at construction (a mismatch raises before anything loads);
-    the network model itself is loaded on the first cache miss. ``quantize=True`` (CPU) loads an
+    ``model``: ``"minilm"`` (verified against ``MINILM_FILES``), a local sentence-transformers
+    folder (verified against ``sha256`` if given, see ``verify_model``: ``MINILM_SHA256`` pins a
+    copy of MiniLM file by file), or a hub name found in the local Hugging Face cache. The
+    pinned files are hashed at construction (a mismatch raises before anything loads) and again
+    when the network is loaded, on the first cache miss. ``quantize=True`` (CPU) loads an
     int8 dynamically quantised copy (``torch.ao.quantization.quantize_dynamic`` on every Linear
     layer, per-channel weight scales); its vectors are cached separately. ``cache_dir=False``
     keeps vectors in memory only.
@@ -227,7 +228,7 @@ class TextEncoder:
         self.quantize, self.verbose = quantize, verbose
         self.fingerprint = _fingerprint(self.folder, self.sha256, quantize)
         self.cache_path = None if cache_dir is False else text_cache_dir(cache_dir or None) / f"{self.fingerprint}.npz"
-        self._model, self._cache, self._stamp, self._unwritable = None, {}, None, False
+        self._model, self._cache, self._stamp, self._unwritable = None, {}, None, False  # _unwritable: warned once
 
     def __repr__(self) -> str:
         return (f"TextEncoder(model={self.name!r}, dim={self.dim if self._model else '?'}, device={self.device!r}, "

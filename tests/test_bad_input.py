@@ -241,3 +241,13 @@ def test_settings_that_would_train_on_nan_are_refused():
         MF(init_std=float("nan"))
     with pytest.raises(ValueError, match="ratios must be 3 non-negative numbers"):
         random_split(LOG, (float("nan"), 0.5, 0.5))
+
+
+def test_text_only_history_with_nan_is_refused():
+    from llmrec_ref.coldstart import history_weights
+
+    with pytest.raises(ValueError, match=r"history\.item_id has 1 missing"):
+        history_weights(with_nan(LOG, "item_id"), [1, 2], 12)
+    with pytest.raises(ValueError, match=r"history\.timestamp has 1 missing"):
+        history_weights(with_nan(LOG, "timestamp"), [1, 2], 12, weighting="recency")
+    assert history_weights(with_nan(LOG, "timestamp"), [1, 2], 12, weighting="uniform").sum() > 0  # time unused
