@@ -118,7 +118,7 @@ def test_ids_that_are_not_renumbered_say_which_function_renumbers_them():
         MF(d_model=4, epochs=1, verbose=False).fit(huge)
     with pytest.raises(ValueError, match=r"largest item_id .*remap_ids"):
         EASE().fit(LOG.assign(item_id=LOG["item_id"] + 5_000_000))
-    with pytest.raises(ValueError, match=r"train\.item_id holds object values .*remap_ids"):
+    with pytest.raises(ValueError, match=r"train\.item_id holds \w+ values .*remap_ids"):
         tiny_contextrec().fit(LOG.assign(item_id="i" + LOG["item_id"].astype(str)))
     with pytest.raises(ValueError, match=r"train\.item_id holds \d+\.5: ids must be whole numbers"):
         Popularity().fit(LOG.assign(item_id=LOG["item_id"] + 0.5))
@@ -251,3 +251,30 @@ def test_text_only_history_with_nan_is_refused():
     with pytest.raises(ValueError, match=r"history\.timestamp has 1 missing"):
         history_weights(with_nan(LOG, "timestamp"), [1, 2], 12, weighting="recency")
     assert history_weights(with_nan(LOG, "timestamp"), [1, 2], 12, weighting="uniform").sum() > 0  # time unused
+
+
+def test_timestamps_must_be_finite_numbers_or_datetimes_and_clean_removes_infinite_ones():
+    infinite = LOG.assign(timestamp=LOG["timestamp"].astype(float).where(LOG.index != 3, -np.inf))
+    with pytest.raises(ValueError, match=r"interactions\.timestamp holds an infinite value"):
+        temporal_split(infinite)
+    with pytest.raises(ValueError, match=r"interactions\.timestamp holds \w+ values such as '1000', not times"):
+        leave_one_out(LOG.assign(timestamp=LOG["timestamp"].astype(str)))
+    out, report = clean(infinite, return_report=True)
+    assert report.missing == 1 and len(out) == len(LOG) - 1
+    dated = LOG.assign(timestamp=pd.to_datetime(LOG["timestamp"], unit="s"))
+    assert len(leave_one_out(dated).test) == LOG["user_id"].nunique()  # datetimes are times
+
+
+def test_losses_refuse_labels_and_targets_they_cannot_mean():
+    from llmrec_ref import losses
+
+    with pytest.raises(ValueError, match="labels must lie in \\[0, 1\\].*got 2.0"):
+        losses.bce_loss(torch.zeros(3), torch.tensor([0.0, 2.0, 1.0]))  # used to return a number
+    with pytest.raises(ValueError, match="labels must lie in \\[0, 1\\]"):
+        losses.bce_grad(torch.zeros(2), torch.tensor([float("nan"), 1.0]))
+    logits = torch.zeros(2, 5)
+    with pytest.raises(ValueError, match="target holds class id 9 but logits has 5 classes"):
+        losses.full_softmax_loss(logits, torch.tensor([1, 9]))  # was torch's IndexError
+    with pytest.raises(ValueError, match="target holds class id -1"):
+        losses.full_softmax_grad(logits, torch.tensor([-1, 2]))
+    assert torch.isclose(losses.full_softmax_loss(logits, torch.tensor([0, 2])), torch.log(torch.tensor(5.0)))
