@@ -6,6 +6,7 @@ texts are encoded. Cold-start tests use hand-made vectors, so they need no model
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -221,9 +222,11 @@ TWO = ["Heat (1995). Genres: Action, Crime, Thriller.", "Casino (1995). Genres: 
 
 
 def encoder_sharing(enc, cache_dir):
-    """A new TextEncoder on ``cache_dir`` that reuses ``enc``'s loaded network and records what it encodes."""
-    fresh = text.TextEncoder("minilm", cache_dir=cache_dir, verbose=False)
-    fresh._model, fresh.encoded = enc.model, []
+    """A new TextEncoder on ``cache_dir`` that reuses ``enc``'s verified, loaded network (no second hash of
+    the weights) and records what it encodes."""
+    fresh = copy.copy(enc)
+    fresh.cache_path = text.text_cache_dir(cache_dir) / f"{enc.fingerprint}.npz"
+    fresh._cache, fresh._stamp, fresh._unwritable, fresh.encoded = {}, None, False, []
     real = fresh._encode_new
     fresh._encode_new = lambda texts: fresh.encoded.append(list(texts)) or real(texts)
     return fresh
