@@ -121,3 +121,22 @@ def pairwise_gates(h: torch.Tensor, w: torch.Tensor, b: float, key_mask: torch.T
 
 # %%
 ch04.ex4(globals())
+
+# %% [markdown]
+# ### Before you move on: look at what your gates prefer
+#
+# The cell below draws one history of 6 items and asks your `pairwise_gates`, for each query
+# $i$, which key $j$ gets the largest gate. Run it with a few seeds.
+
+# %%
+g = torch.Generator().manual_seed(0)
+h, w = torch.randn(1, 6, 8, generator=g), torch.randn(16, generator=g)
+gates = pairwise_gates(h, w, 0.0, torch.ones(1, 6, dtype=torch.bool))  # (1, 6, 6)
+print("largest gate of each query i is on key j =", gates[0].argmax(1).tolist())
+
+# %% [markdown]
+# **Question.** Every query picks the same key — with any seed, any $w$. Why? Write
+# $w^\top[h_i; h_j] + b$ as the two terms of your function: which one can change the *order*
+# of the keys $j$ from one query to the next, and what does the sigmoid (a monotone function)
+# do to that order? So what is such a layer unable to express about a user's history, and what
+# did chapter 04 (section 6) add to $e_{ij}$ so that different queries can prefer different keys?

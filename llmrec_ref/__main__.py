@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course")
+# argparse types: a bad number is a usage error
+from llmrec_ref.bench import non_negative_int, positive_int
+
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "scale")
 # What the package raises for bad input; the command line turns each into one line on stderr, status 2.
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError, FloatingPointError)
 
@@ -36,6 +40,16 @@ def _demo(args: argparse.Namespace) -> int:
     from llmrec_ref.demo import run_demo
 
     run_demo(dataset=args.dataset, seed=args.seed, save=args.save, load=args.load)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from llmrec_ref.job import run_job
+    from llmrec_ref.tables import markdown_table
+
+    row = run_job(args.dataset, args.out, args.checkpoint, args.epochs, args.batch_size, args.seed, args.preset)
+    if os.environ.get("RANK", "0") == "0":
+        print(markdown_table([row]))
     return 0
 
 
@@ -95,9 +109,20 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="run the main job on the synthetic shop")
     demo.add_argument("--dataset", choices=("shop", "ml-100k"), default="shop")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=non_negative_int, default=0)
     demo.add_argument("--save", default=None, metavar="PATH", help="write the trained model to PATH")
     demo.add_argument("--load", default=None, metavar="PATH", help="reuse the model at PATH instead of training")
+
+    train = commands.add_parser("train", help="train a preset model; under torchrun, data-parallel over processes")
+    train.add_argument("--dataset", choices=("shop", "ml-100k"), default="shop")
+    train.add_argument("--preset", default=None, help="a name from recipes.PRESETS (default: the first for the data set)")
+    train.add_argument("--out", default=None, metavar="PATH", help="write the trained model to PATH")
+    train.add_argument("--checkpoint", default=None, metavar="PATH",
+                       help="write the training state here after each epoch; resume from it if it exists")
+    train.add_argument("--epochs", type=positive_int, default=None)
+    train.add_argument("--batch-size", type=positive_int, default=None,
+                       help="the global batch, whatever the number of processes")
+    train.add_argument("--seed", type=non_negative_int, default=0)
 
     data = commands.add_parser("data", help="fetch data sets")
     data_cmd = data.add_subparsers(dest="action", required=True)
@@ -125,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command != "bench" and extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
-    handlers = {"demo": _demo, "data": _data, "exercises": _exercises, "site": _site}
+    handlers = {"demo": _demo, "train": _train, "data": _data, "exercises": _exercises, "site": _site}
     try:
         if args.command == "bench":
             return _bench(args, extra)

@@ -2,7 +2,7 @@
 
 Derived in notebooks/06_evaluation. Every model has ``fit(train, valid=None)`` and
 ``score(users, history) -> (len(users), n_items + 1)`` (column 0 = padding), so the code
-here never special-cases a model. The protocol of the course (see DESIGN.md):
+here never special-cases a model. The protocol of the course (see docs/design.md, section 4):
 
 - stage ``"test"``: the model may condition on ``history = train + valid``; truth = test.
 - stage ``"valid"``: ``history = train``; truth = valid (for choosing hyperparameters; the
@@ -97,53 +97,109 @@ def _stage(split, stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return history, heldout
 
 
+CHUNK = 512          # users scored at once (fewer for a large catalogue): fixes which users share a batch
+BLOCK_SCORES = 2**25  # at most this many scores (128 MiB of float32) in one block of users
+
+
+def block_users(n_items: int) -> int:
+    """How many users ``rank_heldout`` scores at once: ``CHUNK``, or fewer so that a block holds
+    at most ``BLOCK_SCORES`` scores (64 users for a million items)."""
+    return max(1, min(CHUNK, BLOCK_SCORES // max(n_items, 1)))
+
+
+def _rows_of(frame: pd.DataFrame, users: np.ndarray) -> np.ndarray:
+    """Position of each row's user in the sorted ``users`` (-1 if absent)."""
+    ids = frame["user_id"].to_numpy()
+    if len(users) == 0:
+        return np.full(len(ids), -1)
+    pos = np.searchsorted(users, ids).clip(max=len(users) - 1)
+    return np.where(users[pos] == ids, pos, -1)
+
+
+def _block_matrix(frame: pd.DataFrame, rows: np.ndarray, lo: int, hi: int, n_items: int) -> torch.Tensor:
+    """Boolean (hi - lo, n_items) interaction matrix of the users at positions lo..hi-1."""
+    keep = (rows >= lo) & (rows < hi)
+    out = torch.zeros(hi - lo, n_items + 1, dtype=torch.bool)
+    out[torch.as_tensor(rows[keep] - lo), torch.as_tensor(frame["item_id"].to_numpy()[keep], dtype=torch.long)] = True
+    return out[:, 1:]
+
+
 def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_items: int | None = None,
                  ks: Sequence[int] = (5, 10, 20), exclude_seen: bool = True, n_boot: int = 1000,
-                 seed: int = 0, with_auc: bool = False) -> metrics.Result:
-    """Full ranking of every user in ``heldout``: score, mask, then ``metrics.evaluate``.
+                 seed: int = 0, with_auc: bool = False, shard=None) -> metrics.Result:
+    """Full ranking of every user in ``heldout``: score, mask, rank, then summarise.
 
     Users = sorted unique ``heldout.user_id`` (the order of ``result.users`` and of every
-    ``result.per_user`` tensor). Scores ``(U, n_items + 1)`` lose the padding column; with
-    ``exclude_seen`` the user's ``history`` items are masked. ``result.n_truth_excluded``
-    counts held-out items that were also in the history (masked, so they can never be hit).
-    Novelty uses p_i = (users with i in history + 1) / (users + 1).
+    ``result.per_user`` tensor), scored a block at a time (``block_users``: 512 users, fewer for
+    a catalogue over 65,536 items): scores ``(block, n_items)`` lose
+    the padding column; with ``exclude_seen`` the user's ``history`` items are masked; each
+    block is ranked (``metrics.rank_users``) and only its top-K and per-user metrics are
+    kept, so users x items is never held at once. ``result.n_truth_excluded`` counts held-out
+    items that were also in the history (masked, so they can never be hit). Novelty uses
+    p_i = (users with i in history + 1) / (users + 1).
+
+    ``shard`` (see ``llmrec_ref.distributed``) splits the blocks between processes: this one
+    ranks blocks ``rank, rank + world, ...`` and ``shard.gather`` collects every process's
+    blocks, which are put back in user order. The blocks, and so every score, are the same as
+    in one process: the metrics are exactly equal, with no user counted twice.
     """
     n_items = infer_n_items(model, history, heldout, n_items=n_items)
-    users = torch.as_tensor(np.sort(heldout["user_id"].unique()), dtype=torch.long)  # (U,)
-    scores = _score(model, users, history, n_items, heldout)[:, 1:]  # (U, I) padding dropped
-    truth = interaction_matrix(heldout, users, n_items)[:, 1:]        # (U, I)
-    seen = interaction_matrix(history, users, n_items)[:, 1:]         # (U, I)
+    for frame in (history, heldout):
+        if len(frame) and (frame["item_id"].min() < 1 or frame["item_id"].max() > n_items):
+            raise ValueError(f"item ids must lie in 1..n_items={n_items}, got {frame['item_id'].min()}.."
+                             f"{frame['item_id'].max()}; pass n_items= large enough (ids are contiguous, 0 is padding)")
+    users_np = np.sort(heldout["user_id"].unique())
+    users = torch.as_tensor(users_np, dtype=torch.long)                 # (U,)
     pairs = history.drop_duplicates(["user_id", "item_id"])
     counts = np.bincount(pairs["item_id"].to_numpy(dtype=np.int64), minlength=n_items + 1)[1:]
     popularity = torch.tensor((counts + 1) / (history["user_id"].nunique() + 1))  # (I,)
-    result = metrics.evaluate(scores, truth, seen if exclude_seen else None, ks=ks, n_boot=n_boot,
-                              seed=seed, popularity=popularity, with_auc=with_auc)
+    truth_rows, seen_rows = _rows_of(heldout, users_np), _rows_of(history, users_np)
+    rank, world = (0, 1) if shard is None else (shard.rank, shard.world)
+    blocks, excluded = [], 0
+    size = block_users(n_items)
+    for start in range(rank * size, len(users), world * size):
+        stop = min(start + size, len(users))
+        scores = _score(model, users[start:stop], history, n_items, heldout)[:, 1:]  # (C, I)
+        truth = _block_matrix(heldout, truth_rows, start, stop, n_items)  # (C, I)
+        seen = _block_matrix(history, seen_rows, start, stop, n_items)    # (C, I)
+        blocks.append((start, metrics.rank_users(scores, truth, seen if exclude_seen else None, ks,
+                                                 popularity, with_auc)))
+        excluded += int((truth & seen).sum()) if exclude_seen else 0
+    if shard is not None:
+        gathered = shard.gather((blocks, excluded))
+        blocks = sorted((b for part, _ in gathered for b in part), key=lambda b: b[0])
+        excluded = sum(n for _, n in gathered)
+    if not blocks:  # no held-out user at all
+        empty = torch.zeros(0, n_items, dtype=torch.bool)
+        blocks = [(0, metrics.rank_users(torch.zeros(0, n_items), empty, None, ks, popularity, with_auc))]
+    result = metrics.summarise(metrics.concat_ranked([b for _, b in blocks]), ks, n_boot, seed)
     result.users, result.exclude_seen, result.n_items = users[result.evaluated], exclude_seen, n_items
-    result.n_truth_excluded = int((truth & seen).sum()) if exclude_seen else 0
+    result.n_truth_excluded = excluded
     return result
 
 
 def validation_metrics(model: object, train: pd.DataFrame, valid: pd.DataFrame,
-                       exclude_seen: bool = True) -> dict[str, float]:
+                       exclude_seen: bool = True, shard=None) -> dict[str, float]:
     """``{"valid_ndcg@10", "valid_hr@10"}``: full ranking of ``valid`` with history = ``train``
     (its items excluded unless ``exclude_seen`` is False), no bootstrap: what early stopping
-    and hyperparameter searches compare."""
-    res = rank_heldout(model, train, valid, ks=(10,), n_boot=0, exclude_seen=exclude_seen)
+    and hyperparameter searches compare. ``shard``: ranked over processes, as in ``rank_heldout``."""
+    res = rank_heldout(model, train, valid, ks=(10,), n_boot=0, exclude_seen=exclude_seen, shard=shard)
     return {"valid_ndcg@10": res["ndcg@10"].mean, "valid_hr@10": res["hr@10"].mean}
 
 
 def full_ranking(model: object, split, n_items: int | None = None, ks: Sequence[int] = (5, 10, 20),
                  exclude_seen: bool = True, stage: str = "test", protocol: str | None = None,
-                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False) -> metrics.Result:
+                 n_boot: int = 1000, seed: int = 0, with_auc: bool = False, shard=None) -> metrics.Result:
     """Full-ranking evaluation of a fitted ``model`` on ``split`` (``Split(train, valid, test)``).
 
     ``stage="test"``: history = train + valid, truth = test; ``stage="valid"``: history =
     train, truth = valid. Every non-padding item is ranked; ``exclude_seen`` masks the
     user's history items. ``protocol`` ("loo", "random", ...) only labels the result.
     Returns ``metrics.evaluate``'s ``Result`` with ``users``, ``stage``, ``protocol``, ``ranking`` added.
+    ``shard``: ranked over processes, exactly as in one (see ``rank_heldout``).
     """
     history, heldout = _stage(split, stage)
-    result = rank_heldout(model, history, heldout, n_items, ks, exclude_seen, n_boot, seed, with_auc)
+    result = rank_heldout(model, history, heldout, n_items, ks, exclude_seen, n_boot, seed, with_auc, shard)
     result.stage, result.protocol, result.ranking = stage, protocol, "full"
     return result
 

@@ -27,7 +27,8 @@ import torch
 
 __all__ = [
     "topk_items", "precision_at_k", "recall_at_k", "f1_at_k", "hit_rate_at_k", "mrr_at_k",
-    "ndcg_at_k", "map_at_k", "auc", "accuracy", "rmse", "coverage", "novelty", "Metric", "Result", "evaluate",
+    "ndcg_at_k", "map_at_k", "auc", "accuracy", "rmse", "coverage", "novelty", "Metric", "Result", "Ranked",
+    "rank_users", "concat_ranked", "summarise", "evaluate",
 ]
 
 RANKING_METRICS = ("precision", "recall", "f1", "hr", "mrr", "ndcg", "map")
@@ -65,6 +66,13 @@ def _check_mask(mask, shape: tuple, name: str) -> torch.Tensor:
             raise ValueError(f"{name} must be boolean (or 0/1), got other values")
         mask = mask != 0
     return mask
+
+
+def _check_ks(ks) -> list[int]:
+    ks = [_check_k(k) for k in (ks if isinstance(ks, (list, tuple)) else [ks])]
+    if not ks:
+        raise ValueError("ks must hold at least one K, e.g. (5, 10, 20)")
+    return ks
 
 
 def _check_k(k: int) -> int:
@@ -342,37 +350,32 @@ class Result:
         return f"Result(n_users={self.__dict__.get('n_users')}, {shown}{', ...' if len(self.metrics) > 4 else ''})"
 
 
-def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 10, 20),
-             n_boot: int = 1000, seed: int = 0, popularity: torch.Tensor | None = None,
-             with_auc: bool = False) -> Result:
-    """Every ranking metric at every K in ``ks``, for all users at once, with bootstrap intervals.
+class Ranked(NamedTuple):
+    """What ranking a block of users leaves for the summary: ``per_user`` metrics (one value
+    per *evaluated* user, i.e. with held-out items), their top-K' ``items`` and ``valid``
+    slots, the ``(U,)`` boolean ``evaluated`` mask over all U users of the block, and
+    ``n_items`` (for coverage). Blocks of users concatenate (``concat_ranked``) before one
+    ``summarise``, so users can be ranked a block at a time, or on several processes."""
 
-    One ``topk_items`` call at ``max(ks)`` gives the hit matrix; each metric at K reads its first
-    K columns (formulas in the per-metric functions). Users with an empty truth set are skipped
-    and counted. Returns a ``Result``: ``res["ndcg@10"]`` is ``Metric(mean, low, high)``,
-    ``res.per_user["ndcg@10"]`` the (n_users,) values, plus ``n_users``, ``n_skipped``, ``ks``,
-    ``n_boot``, ``seed``, ``message`` and ``evaluated`` ((U,) bool: the users with held-out
-    items); metrics include ``coverage@K`` (catalogue-level, no interval), ``auc`` and, given
-    ``popularity``, ``novelty@K``. ``low``/``high`` bound the 95% percentile bootstrap
-    interval of the mean over users (``n_boot`` resamples, ``seed``); ``n_boot=0`` skips it.
-    If no user has held-out items, ``metrics`` is empty and ``message`` says so.
-    """
+    per_user: dict[str, torch.Tensor]
+    items: torch.Tensor
+    valid: torch.Tensor
+    evaluated: torch.Tensor
+    n_items: int
+
+
+def rank_users(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 10, 20),
+               popularity: torch.Tensor | None = None, with_auc: bool = False) -> Ranked:
+    """The per-user half of ``evaluate``: one ``topk_items`` call at ``max(ks)`` gives the hit
+    matrix, each metric at K reads its first K columns. Users with an empty truth set are
+    left out (``evaluated`` says which)."""
     scores = _check_scores(scores)
     truth = _check_mask(truth, tuple(scores.shape), "truth")
     exclude = None if exclude is None else _check_mask(exclude, tuple(scores.shape), "exclude")
-    ks = [_check_k(k) for k in (ks if isinstance(ks, (list, tuple)) else [ks])]
-    if not ks:
-        raise ValueError("ks must hold at least one K, e.g. (5, 10, 20)")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
-        raise ValueError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    ks = _check_ks(ks)
     n_rel = truth.sum(1)
     evaluated = n_rel > 0                                             # (U,)
-    result = Result({}, {}, n_users=int(evaluated.sum()), n_skipped=int((~evaluated).sum()), ks=ks,
-                    n_boot=n_boot, seed=seed, message=None, evaluated=evaluated)
-    if result.n_users == 0:
-        result.message = "no user has held-out items: nothing to evaluate (metrics are empty)"
-        return result
-    if result.n_skipped:
+    if not bool(evaluated.all()):
         scores, truth, n_rel = scores[evaluated], truth[evaluated], n_rel[evaluated]
         exclude = None if exclude is None else exclude[evaluated]
     items, valid = topk_items(scores, max(ks), exclude)               # (U, K') one top-K for all
@@ -387,8 +390,34 @@ def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 
         info = -torch.log2(_check_popularity(popularity, scores.shape[1]))[items] * valid  # (U, K')
         for k in ks:
             per_user[f"novelty@{k}"] = (info[:, :k].sum(1) / valid[:, :k].sum(1).clamp(min=1)).float()
+    return Ranked(per_user, items, valid, evaluated, scores.shape[1])
+
+
+def concat_ranked(parts: Sequence[Ranked]) -> Ranked:
+    """One ``Ranked`` from blocks of users, in the order given (the users' order)."""
+    if not parts:
+        raise ValueError("concat_ranked needs at least one block of ranked users")
+    full = [p for p in parts if p.per_user]  # a block without held-out items has no per-user rows
+    names = list(full[0].per_user) if full else []
+    return Ranked({n: torch.cat([p.per_user[n] for p in full]) for n in names},
+                  torch.cat([p.items for p in parts]), torch.cat([p.valid for p in parts]),
+                  torch.cat([p.evaluated for p in parts]), parts[0].n_items)
+
+
+def summarise(ranked: Ranked, ks: Sequence[int] = (5, 10, 20), n_boot: int = 1000, seed: int = 0) -> Result:
+    """The summary half of ``evaluate``: means over users, bootstrap intervals, coverage."""
+    ks = _check_ks(ks)
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise ValueError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    evaluated = ranked.evaluated
+    result = Result({}, {}, n_users=int(evaluated.sum()), n_skipped=int((~evaluated).sum()), ks=ks,
+                    n_boot=n_boot, seed=seed, message=None, evaluated=evaluated)
+    if result.n_users == 0:
+        result.message = "no user has held-out items: nothing to evaluate (metrics are empty)"
+        return result
+    per_user, items, valid = ranked.per_user, ranked.items, ranked.valid
     # AUC is NaN for a user with no negative candidate: its mean and interval skip that user
-    groups = [[n for n in per_user if n != "auc"]] + ([["auc"]] if with_auc else [])
+    groups = [[n for n in per_user if n != "auc"]] + ([["auc"]] if "auc" in per_user else [])
     for names in groups:
         table = torch.stack([per_user[n] for n in names], dim=1)      # (U, M)
         table = table[~table.isnan().any(1)]
@@ -401,6 +430,28 @@ def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 
                                           None if high is None else high[j].item())
     for k in ks:
         kk = min(k, items.shape[1])
-        result.metrics[f"coverage@{k}"] = Metric(items[:, :kk][valid[:, :kk]].unique().numel() / scores.shape[1])
+        result.metrics[f"coverage@{k}"] = Metric(items[:, :kk][valid[:, :kk]].unique().numel() / ranked.n_items)
     result.per_user = per_user
     return result
+
+
+def evaluate(scores: torch.Tensor, truth, exclude=None, ks: Sequence[int] = (5, 10, 20),
+             n_boot: int = 1000, seed: int = 0, popularity: torch.Tensor | None = None,
+             with_auc: bool = False) -> Result:
+    """Every ranking metric at every K in ``ks``, for all users at once, with bootstrap intervals.
+
+    ``summarise(rank_users(...))``: one ``topk_items`` call at ``max(ks)`` gives the hit
+    matrix; each metric at K reads its first K columns (formulas in the per-metric
+    functions). Users with an empty truth set are skipped and counted. Returns a ``Result``:
+    ``res["ndcg@10"]`` is ``Metric(mean, low, high)``, ``res.per_user["ndcg@10"]`` the
+    (n_users,) values, plus ``n_users``, ``n_skipped``, ``ks``, ``n_boot``, ``seed``,
+    ``message`` and ``evaluated`` ((U,) bool: the users with held-out items); metrics include
+    ``coverage@K`` (catalogue-level, no interval), ``auc`` and, given ``popularity``,
+    ``novelty@K``. ``low``/``high`` bound the 95% percentile bootstrap interval of the mean
+    over users (``n_boot`` resamples, ``seed``); ``n_boot=0`` skips it. If no user has
+    held-out items, ``metrics`` is empty and ``message`` says so.
+    """
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise ValueError(f"n_boot must be an int >= 0, got {n_boot!r}")
+    ranked = rank_users(scores, truth, exclude, ks, popularity, with_auc)
+    return summarise(ranked, ks, n_boot, seed)

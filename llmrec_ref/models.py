@@ -287,12 +287,22 @@ class ContextRec(Recommender):
         return losses.bce_loss(torch.cat([pos_s, neg_s]), torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]))
 
     # ---------------------------------------------------------------- the interface
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> ContextRec:
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None, shard=None,
+            checkpoint: str | None = None) -> ContextRec:
         """Learn sizes and vocabularies, build a fresh network (or keep it: ``warm_start``), train
-        it with validation NDCG@10 on ``valid`` after each epoch and early stopping; returns self."""
+        it with validation NDCG@10 on ``valid`` after each epoch and early stopping; returns self.
+
+        ``shard`` (``llmrec_ref.distributed.Shard``): train data-parallel, this process on its
+        block of users, every process on the whole ``train`` and ``valid`` frames (sizes,
+        vocabularies and validation are global); see ``llmrec_ref.distributed``. ``checkpoint``:
+        a file for the training state after each epoch, resumed from if it exists (``train_loop``)."""
         c = self.config
         check_log(train, "train", timestamps=True)
         check_log(valid, "valid", timestamps=True, allow_empty=True)
+        if int(train.groupby("user_id").size().max()) < 2:
+            raise ValueError("train has no user with two or more events, so there is no (history, next item) "
+                             "pair to learn from; pass a log where users have several events (leave_one_out "
+                             "keeps users with fewer than 3 events in train)")
         net_config, vocab = self._learn_sizes(train, valid)
         check_items(train, net_config.n_items)
         keep = (c.warm_start and getattr(self, "network_", None) is not None
@@ -301,19 +311,17 @@ class ContextRec(Recommender):
             self.network_ = self._build(net_config)
         self.net_config_, self.vocab_ = net_config, vocab
         self.item_counts_ = item_counts(train, net_config.n_items)
-        rows = self.training_rows(train)
-        if len(rows["items"]) == 0:
-            raise ValueError("train has no user with two or more events, so there is no (history, next item) "
-                             "pair to learn from; pass a log where users have several events (leave_one_out "
-                             "keeps users with fewer than 3 events in train)")
         validate = None
         if valid is not None and len(valid):
             def validate() -> dict[str, float]:
-                return validation_metrics(self, train, valid, exclude_seen=c.mask_seen)
+                return validation_metrics(self, train, valid, exclude_seen=c.mask_seen, shard=shard)
+        rows = self.training_rows(train if shard is None else shard.own(train))
         self.train_log_ = train_loop(self.network_, rows, self.batch_loss, epochs=c.epochs,
                                      lr=c.lr, batch_size=c.batch_size, patience=c.patience,
                                      weight_decay=c.weight_decay, seed=c.seed, device=c.device,
-                                     verbose=c.verbose, validate=validate, name="ContextRec")
+                                     verbose=c.verbose, validate=validate, name="ContextRec", shard=shard,
+                                     batch_weight=lambda batch: int((batch["targets"] > 0).sum()),
+                                     checkpoint=checkpoint)
         return self
 
     def inputs(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> dict[str, torch.Tensor]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -44,7 +46,9 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
                epochs: int, lr: float, batch_size: int, patience: int = 5, weight_decay: float = 0.0,
                seed: int = 0, device: str = "cpu", verbose: bool = True,
                validate: Callable[[], dict[str, float]] | None = None,
-               monitor: str = "valid_ndcg@10", name: str = "model") -> list[dict]:
+               monitor: str = "valid_ndcg@10", name: str = "model", shard=None,
+               batch_weight: Callable[[dict[str, torch.Tensor]], int] | None = None,
+               checkpoint: str | os.PathLike | None = None) -> list[dict]:
     """Minimise ``batch_loss`` over ``rows`` with Adam; returns one dict per epoch.
 
     ``rows`` maps names to tensors with the same first dimension N (one training row each);
@@ -56,34 +60,62 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
     ``seed`` also seeds torch's global generator (dropout draws from it). A NaN or infinite
     loss raises ``FloatingPointError`` naming the epoch and ``lr``. Progress: a bar per epoch
     in a terminal or notebook, one line per epoch otherwise (``verbose=False``: silent).
+
+    ``shard`` (a ``llmrec_ref.distributed.Shard``) trains data-parallel: ``rows`` are then this
+    process's rows only, a contiguous block of the global rows. Every process draws the same
+    permutation of the global rows, so a step's batch is the one a single process would take;
+    each process computes the loss of its part, weighted by its share of the batch
+    (``batch_weight(batch)``: the number of terms the loss averages, default the rows), the
+    gradients are summed over processes, and the generator is kept in step. The weights, the
+    loss log and what ``validate`` sees are those of one process with the same ``batch_size``,
+    up to the order of float sums.
+
+    ``checkpoint``: after every epoch the whole training state (weights, Adam's moments, the
+    generators, the log, the best weights so far) is written to this file atomically (by
+    process 0 only); if the file exists when training starts, training resumes from it and
+    continues the same trajectory, to ``epochs`` in all. A checkpoint whose parameters do not
+    fit ``module`` (another model, another catalogue size) is refused.
     """
     check_settings(epochs, lr, batch_size, patience, weight_decay, device)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but no CUDA GPU is available; use device='cpu'")
     n = len(next(iter(rows.values()))) if rows else 0
-    if n == 0 or any(len(v) != n for v in rows.values()):
+    if (n == 0 and shard is None) or any(len(v) != n for v in rows.values()):
         raise ValueError(f"rows must be non-empty tensors with one common first dimension, got "
                          f"{ {k: tuple(v.shape) for k, v in rows.items()} }")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     module.to(device)
+    if shard is not None:
+        n = shard.start(module, n)  # global rows; every process starts from process 0's weights
     opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
     log: list[dict] = []
     best, best_state, bad = -math.inf, None, 0
-    for epoch in range(1, epochs + 1):
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if not checkpoint.parent.is_dir():
+            raise FileNotFoundError(f"checkpoint folder {checkpoint.parent} does not exist: create it first")
+        if checkpoint.exists():
+            log, best, best_state, bad = _resume(checkpoint, module, opt, gen)
+    for epoch in range(len(log) + 1, epochs + 1):
+        if bad >= patience:
+            break
         module.train()
         start, total, seen = time.perf_counter(), 0.0, 0
         order = torch.randperm(n, generator=gen)
         steps = bar(range(0, n, batch_size), f"{name} epoch {epoch}/{epochs}", verbose)
         for i in steps:
             idx = order[i:i + batch_size]
-            batch = {k: v[idx].to(device) for k, v in rows.items()}
-            loss = batch_loss(batch, gen)
+            opt.zero_grad(set_to_none=True)
+            if shard is None:
+                loss = batch_loss({k: v[idx].to(device) for k, v in rows.items()}, gen)
+            else:  # this process's part of the batch, gradients summed over processes
+                loss = shard.step(module, rows, idx, batch_loss, gen, batch_weight, device)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch} (lr={lr}); "
                                          "lower the learning rate or check the inputs for NaN")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if shard is None:
+                loss.backward()
             opt.step()
             total, seen = total + loss.item() * len(idx), seen + len(idx)
             if hasattr(steps, "set_postfix"):
@@ -102,9 +134,48 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
         log.append(row)
         metrics = "".join(f"  {k} {v:.4f}" for k, v in row.items() if k.startswith("valid"))
         report(f"{name} epoch {epoch:>3}  loss {row['loss']:.4f}{metrics}  ({row['seconds']:.1f} s)", verbose)
-        if bad >= patience:
-            break
+        if checkpoint is not None:
+            if shard is None or shard.rank == 0:
+                _save_state(checkpoint, module, opt, gen, log, best, best_state, bad)
+            if shard is not None:
+                shard.barrier()
     if best_state is not None:
         module.load_state_dict(best_state)
     module.eval()
     return log
+
+
+def _save_state(path: Path, module: nn.Module, opt, gen: torch.Generator, log: list[dict], best: float,
+                best_state: dict | None, bad: int) -> None:
+    """Everything ``train_loop`` needs to continue, written to ``path`` atomically."""
+    state = {"module": module.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
+             "torch_rng": torch.get_rng_state(), "log": log, "best": best, "best_state": best_state, "bad": bad}
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _resume(path: Path, module: nn.Module, opt, gen: torch.Generator) -> tuple[list[dict], float, dict | None, int]:
+    """Load a training state written by ``_save_state`` into ``module``, ``opt`` and ``gen``."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        keys = {"module", "optimizer", "generator", "torch_rng", "log", "best", "best_state", "bad"}
+        if not isinstance(state, dict) or not keys <= set(state):
+            raise ValueError("not a training state")
+    except Exception as err:
+        raise ValueError(f"{path} is not a training checkpoint written by train_loop ({err}); "
+                         "delete it to train from the start") from None
+    mine, theirs = module.state_dict(), state["module"]
+    wrong = [f"{k}: {tuple(theirs[k].shape)} in the file, {tuple(v.shape)} here"
+             for k, v in mine.items() if k in theirs and theirs[k].shape != v.shape]
+    if set(mine) != set(theirs) or wrong:
+        raise ValueError(f"{path} was written for another model or catalogue "
+                         f"({'; '.join(wrong) or 'different parameters'}); delete it or use another path")
+    module.load_state_dict(theirs)
+    opt.load_state_dict(state["optimizer"])
+    gen.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["log"], state["best"], state["best_state"], state["bad"]

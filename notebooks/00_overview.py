@@ -71,6 +71,27 @@ ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 # 7. **A pretrained language model** (07): all-MiniLM-L6-v2 encodes item text and
 #    natural-language requests, so never-seen items can be recommended.
 #
+# ### Two kinds of evidence: content-based and collaborative filtering
+#
+# A recommender can learn what to show from two kinds of evidence, and the course uses both.
+#
+# - **Content-based filtering** scores an item by what it *is*: its text, genres, brand, price.
+#   A user who liked space films gets more films whose description says "space". It works
+#   for an item nobody has touched yet (cold start) but only knows what the description says.
+#   The course does it with mean word vectors of item texts (02), attention over content
+#   vectors (04) and the pretrained sentence encoder (07).
+# - **Collaborative filtering** scores an item by *who else* interacted with it: users who
+#   watched what you watched also watched this. It needs no description at all, and finds
+#   links no text states (the Star Wars sequels in 02), but an item without interactions is
+#   invisible to it. The course does it with item2vec (02), the sequence models of 03-05 and
+#   the baselines of 06 (popularity, ItemKNN, EASE, matrix factorisation).
+# - A **hybrid** uses both. The course builds two: a sequence model whose item table starts
+#   from (or contains a learned projection of) the items' text vectors, so an item's position
+#   is first set by its content and then moved by behaviour (05 on the shop, 07), and a mix of
+#   the behaviour model's scores with the cosine between a natural-language request and each
+#   item's text vector, $(1 - w)\,z(\text{history score}) + w\,z(\cos(q, v_i))$ with $z$ a
+#   standardisation per user (07, `llmrec_ref.text.mix_scores`).
+#
 # ## The two data sets
 #
 # **MovieLens-100k** is real: 100,000 ratings with timestamps, fetched once and verified.
@@ -101,7 +122,8 @@ print(first[["time", "rating", "title"]].to_string(index=False))
 
 # %% [markdown]
 # And the course's worked example, a real user of the shop who **purchased an Apple phone,
-# browsed a Huawei phone and favourited a Xiaomi phone** in one evening session on a phone:
+# browsed a Huawei phone and favourited a Xiaomi phone** in one session around midday (the hours
+# 12 and 13) on a desktop computer:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -180,6 +202,156 @@ for _, row in chapters.iterrows():
 # - *Knowledge graphs* as context (e.g. Wang et al., *KGAT*, KDD 2019).
 # - *Multimodal* item content such as images or audio (e.g. Wei et al., *MMGCN*, MM 2019).
 # - Online evaluation (A/B tests), serving and latency budgets, fairness and privacy.
+
+# %% [markdown]
+# ## Choosing a model size
+#
+# The source article (§9.1) lists pretrained encoders from small to large: TinyBERT,
+# "MiniBERT" (Google's BERT-Mini is the published model of that name), BERT-base, BERT-large.
+# Bigger models know more language and cost more at
+# every request. Here are the encoders this course actually runs, with their parameter counts,
+# float32 size and CPU encoding speed measured now, on this machine, with one thread, beside
+# the published parameter counts of the article's models (which the course does not ship;
+# Turc et al. 2019, Jiao et al. 2020, Devlin et al. 2019).
+
+# %%
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+from llmrec_ref.encoders import BiRNNEncoder, SequenceEncoder  # noqa: E402
+from llmrec_ref.text import TextEncoder, item_texts  # noqa: E402
+
+torch.manual_seed(0)
+n_movies = len(ml.items)
+gru = torch.nn.ModuleDict({"table": torch.nn.Embedding(n_movies + 1, 64, padding_idx=0),
+                           "rnn": BiRNNEncoder(64, 64, "gru", bidirectional=False)}).eval()
+transformer = SequenceEncoder(n_movies, d_model=64, n_heads=2, n_layers=2, max_len=50).eval()
+minilm = TextEncoder("minilm", cache_dir=False, verbose=False).load()
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print({"GRU": n_params(gru), "Transformer": n_params(transformer), "MiniLM": n_params(minilm.model)})
+
+# %% [markdown]
+# Speed: a batch of 256 MovieLens histories of 50 items for the two sequence encoders of
+# chapters 03-05; 64 shop item descriptions (a batch, as when a catalogue is encoded) and one
+# short request (what a user waits for) for all-MiniLM-L6-v2, with its cache switched off.
+# Best of three runs. **These timings are not checked**: they depend on the CPU, its
+# instruction set and what else the machine is doing; run the cell on yours.
+
+# %%
+threads = torch.get_num_threads()
+torch.set_num_threads(1)
+histories = torch.randint(1, n_movies + 1, (256, 50))  # (B, T)
+texts = item_texts(shop.items.head(64))
+request = ["a cheap phone with a good camera for my daughter"]
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+with torch.no_grad():
+    t_gru = best_of(lambda: gru["rnn"](gru["table"](histories), histories > 0))
+    t_transformer = best_of(lambda: transformer(histories))
+t_catalogue = best_of(lambda: minilm.model.encode(texts, batch_size=64))  # the model itself: no cache
+t_request = best_of(lambda: minilm.model.encode(request))
+sizes_table = pd.DataFrame([
+    ("GRU, d=64 + item table (ch. 03-05)", "a history", n_params(gru), f"{256 / t_gru:,.0f} histories/s"),
+    ("Transformer, 2 layers, d=64 + item table (ch. 03-05)", "a history", n_params(transformer), f"{256 / t_transformer:,.0f} histories/s"),
+    ("all-MiniLM-L6-v2, 6 layers, d=384 (ch. 07)", "a text", n_params(minilm.model),
+     f"{64 / t_catalogue:,.0f} texts/s; one request {1000 * t_request:.0f} ms"),
+    ("BERT-Mini, 4 layers, d=256 (not shipped)", "a text", 11_300_000, "not run here"),
+    ("TinyBERT-4, 4 layers, d=312 (not shipped)", "a text", 14_500_000, "not run here"),
+    ("BERT-base, 12 layers, d=768 (not shipped)", "a text", 110_000_000, "not run here"),
+    ("BERT-large, 24 layers, d=1024 (not shipped)", "a text", 340_000_000, "not run here"),
+], columns=["encoder", "encodes", "parameters", "CPU speed, 1 thread (unchecked)"])
+sizes_table["float32 MB"] = (sizes_table["parameters"] * 4 / 1e6).round(1)
+print(sizes_table.to_string(index=False))
+torch.set_num_threads(threads)
+
+# %% [markdown]
+# Most of the parameters of the two sequence encoders are their item tables (1,683 x 64 =
+# 107,712): their size follows the catalogue. MiniLM is more than a hundred times larger than
+# either, and per input one to two orders of magnitude slower (a text against a 50-item
+# history). The cost of a Transformer
+# layer grows with the square of its width, so per token BERT-base does about
+# $12 \cdot 768^2 / (6 \cdot 384^2) = 8$ times MiniLM's work and BERT-large about 28 times
+# (arithmetic, not measured here).
+#
+# **The rule.** Take the smallest model that reaches the quality you need *on a validation
+# split* (chapter 06: choose on validation, report on test), then measure its cost where it will
+# run, for the two uses separately: the catalogue is encoded once and cached (chapter 07), so
+# there throughput matters; a request is encoded while the user waits, so there the latency of
+# one text matters. Go up a size only when validation quality says the smaller one is not
+# enough, and state the cost you pay for it.
+
+# %% [markdown]
+# ## Errata: what the source article gets wrong
+#
+# The course implements the ideas of an article on context understanding with language
+# models in recommender systems. Its text has mistakes that you will meet elsewhere too, so
+# they are corrected here, in the open: each claim, why it is wrong, the right version, and
+# the chapter that shows it.
+#
+# | # | the article says | why that is wrong | the right version | shown in |
+# |---|---|---|---|---|
+# | 1 | recall is "the share of missed relevant items" | that is the *miss rate*, $1 - \text{recall}$ | $\text{Recall@}K = \lvert \text{relevant} \cap \text{top-}K \rvert / \lvert \text{relevant} \rvert$: the share of the relevant items that were **found** | 06, §1 |
+# | 2 | F1 "combines accuracy and recall" | accuracy counts true negatives too, and almost every item is irrelevant to a user, so any list scores an accuracy near 1 | $F_1 = 2PR / (P + R)$, the harmonic mean of **precision** $P$ and recall $R$ | 06, §1 |
+# | 3 | "the Transformer captures local dependencies" | self-attention connects every pair of positions in one step: it is global, not local (RNNs pass information step by step, convolutions see a window) | what self-attention lacks is **order**: without positional encodings it treats a history as a set (permuting the inputs permutes the outputs), hence positions | 03, §4-5; 04 |
+# | 4 | "GRU/LSTM implement attention" | a gate, e.g. $z_t = \sigma(W_{iz} x_t + W_{hz} h_{t-1} + b_z)$, decides element by element how much of the state to keep; it never compares a query with the other positions | gating is not attention; attention forms weights over positions, $\alpha_j = \mathrm{softmax}_j(q^\top k_j / \sqrt d)$, and mixes their values | 03, §2; 04, §1 |
+# | 5 | $L = -\log \sigma(y^\top \hat y)$ is a ranking loss | with $\hat y \in (0, 1)^n$, $y^\top \hat y \ge 0$, so $L \le \log 2$ and its gradient fades as positives accumulate; items with $y_k = 0$ get no gradient at all; recommending everything ($\hat y = \mathbf 1$) minimises it | rank positives above negatives: BPR $-\log \sigma(s_i - s_j)$, or a softmax over the items | 05, §3-5 |
+# | 6 | its sample code (gensim + Keras) | it cannot run: `gensim.downloader.load("word2vec")` names no model (the pretrained one is `"word2vec-google-news-300"`, 1.6 GB); `word2vec.vocab` no longer exists in gensim 4 (`key_to_index`); `d_v` is never defined; `Dot(axes=(2, 1))` is applied to an LSTM output that is 2-D (no `return_sequences=True`) | below: the same idea in today's gensim and torch, runnable | 02, 03, 04, 05 |
+# | 7 | scores 0.9 / 0.8 / 0.7 for the Apple, Huawei and Xiaomi phones mean "interest in Apple > Huawei > Xiaomi" | these are the phones the user already bought, browsed and favourited: a score of an item already seen is not a prediction of interest (the next list masks them, and a bought phone is the one not to show again); and a model's scores are **logits**, unnormalised, comparable only within one user's list at one moment | a score ranks candidates for what comes *next*; $\mathrm{softmax}$ over all items turns the logits into the model's probability of the next interaction, not a measure of liking | 05, §8 (prints the logits and ranks of the three phones) |
+#
+# **The article's idea, in code that runs.** Word vectors from gensim, an item as the mean of
+# its words' vectors, a recurrent encoder over the user's history, dot-product attention
+# between the candidate and every position of the history, a score. On the worked example's
+# three phones and three candidates, with the weights untrained (so the numbers are
+# meaningless; only the shapes are the point):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from gensim.models import Word2Vec  # noqa: E402 - gensim 4: vector_size (not size), wv.key_to_index (not vocab)
+
+from llmrec_ref.embeddings import tokenize  # noqa: E402
+
+docs = [tokenize(t) for t in shop.items["text"].head(2000)]
+wv = Word2Vec(docs, vector_size=32, window=5, min_count=1, workers=1, seed=0, epochs=2).wv
+
+
+def item_vector(text: str) -> torch.Tensor:  # mean of the known words' vectors
+    return torch.tensor(wv[[w for w in tokenize(text) if w in wv.key_to_index]].mean(axis=0))
+
+
+texts_of = shop.items.set_index("item_id")["text"]
+history = torch.stack([item_vector(texts_of[i]) for i in session["item_id"][:3]])[None]  # (B=1, T=3, d=32)
+candidates = torch.stack([item_vector(texts_of[i]) for i in shop.items["item_id"][:3]])  # (C=3, d)
+torch.manual_seed(0)
+lstm = torch.nn.LSTM(32, 32, batch_first=True)
+H, _ = lstm(history)  # (1, T, d): one output per position, what Dot(axes=(2, 1)) needed
+attention = torch.softmax(H[0] @ candidates.T / 32**0.5, dim=0)  # (T, C): weights over positions
+user_per_candidate = attention.T @ H[0]  # (C, d): the history summarised for each candidate
+scores = (user_per_candidate * candidates).sum(-1)  # (C,) logits
+print("history", tuple(history.shape), "| LSTM outputs", tuple(H.shape), "| attention", tuple(attention.shape),
+      "| scores", tuple(scores.shape))
+print("each candidate's weights sum to 1:", torch.allclose(attention.sum(0), torch.ones(3)))
+
+# %% [markdown]
+# The course builds each step properly: word vectors and `to_embedding` in chapter 02, the
+# encoders (GRU, LSTM, Transformer, with masks) in 03, target attention in 04, and the whole
+# model, trained, with a loss that ranks, in 05 (`llmrec_ref.contextrec.ContextRecNet`).
 #
 # ## Glossary · 术语表
 #
@@ -205,6 +377,8 @@ for _, row in chapters.iterrows():
 # | loss function | 损失函数 |
 # | gradient | 梯度 |
 # | collaborative filtering | 协同过滤 |
+# | content-based filtering | 基于内容的过滤 |
+# | hybrid recommender | 混合推荐 |
 # | matrix factorisation | 矩阵分解 |
 # | cold start | 冷启动 |
 # | pretrained language model | 预训练语言模型 |

@@ -26,6 +26,8 @@
 # - how to load and explore an interaction log with pandas (ratings, long tail, time, activity);
 # - cleaning, de-duplication, rating normalisation, implicit feedback and k-core filtering,
 #   and what each step removes;
+# - missing values: deleting, sampling and model-based imputation measured against the truth,
+#   and what generative augmentation would have to get right;
 # - context features (hour, weekday, time since the previous interaction, behaviour type);
 # - leave-one-out, random and temporal splits, and the leakage a naive random split causes;
 # - negative sampling and how a batch of padded histories is built for a sequence model.
@@ -192,6 +194,87 @@ print(f"  true: {len(users)} users, mean age {users['age'].mean():.2f}, std {use
 # one age); dropping keeps the spread but loses users. Whatever you choose, do it inside the
 # training data only: an imputed value computed on test rows is leakage too.
 #
+# ### Deleting, sampling, or a model: what each costs
+#
+# Three more options, each measured here against the truth: we hid these ages ourselves, so
+# for the 94 hidden users we know the right answer.
+#
+# - **Deleting** is only harmless when values are *missing at random*. If older users are
+#   likelier to leave their age blank (a real pattern in sign-up forms), the users who remain
+#   are younger than the population, and every statistic computed on them is biased.
+# - **Sampling** (random "hot-deck" imputation) fills each gap with a value drawn from the
+#   observed ones. It keeps the spread that the mean destroys, but each filled value is as
+#   wrong as a random user's age.
+# - **Model-based imputation** predicts the missing attribute from the ones we have. A user's
+#   occupation says a lot about their age (students are young, retirees are not): fit a least-
+#   squares model $\text{age} \approx x^\top \beta$ on the users whose age is known, with $x$ the
+#   one-hot occupation and gender, and predict the others. With occupation alone the least-
+#   squares fit is exactly the mean age of each occupation, which is what
+#   `impute_missing(..., "mean", by="occupation")` computes.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+known = users_missing["age"].notna().to_numpy()
+truth = users["age"].to_numpy(dtype=float)[~known]  # the ages we hid
+print(f"hidden: {int((~known).sum())} users")
+
+
+def lstsq_impute(df: pd.DataFrame, target: str, features: list[str]) -> np.ndarray:
+    """Least squares on one-hot features, fitted on the rows where `target` is known."""
+    X = pd.get_dummies(df[features]).to_numpy(dtype=float)  # (n_users, n_categories)
+    observed = df[target].notna().to_numpy()
+    beta, *_ = np.linalg.lstsq(X[observed], df.loc[observed, target].to_numpy(), rcond=None)
+    return X @ beta  # (n_users,) a prediction for every user
+
+
+by_occupation = impute_missing(users_missing, "age", "mean", by="occupation")["age"].to_numpy()
+print("least squares on occupation == per-occupation mean:",
+      np.allclose(lstsq_impute(users_missing, "age", ["occupation"])[~known], by_occupation[~known]))
+observed_ages = users_missing.loc[known, "age"].to_numpy()
+fills = {
+    "mean": np.full(len(truth), observed_ages.mean()),
+    "median": np.full(len(truth), np.median(observed_ages)),
+    "random draw": np.random.default_rng(0).choice(observed_ages, len(truth)),
+    "by occupation": by_occupation[~known],
+    "occupation + gender": lstsq_impute(users_missing, "age", ["occupation", "gender"])[~known],
+}
+print(pd.DataFrame({"error per user (MAE, years)": {k: np.abs(v - truth).mean() for k, v in fills.items()},
+                    "std of the filled ages": {k: v.std() for k, v in fills.items()}}).round(2).to_string())
+print(f"true std of the hidden ages: {truth.std():.2f}")
+
+# %% [markdown]
+# The occupation model beats the mean by more than a year per user (adding gender changes
+# nothing), and the random draw, whose spread is about the right one, is the worst per user:
+# sampling is for keeping a *distribution* right (say, to plot it), a model for getting each
+# *value* right. Now deletion when the values are not missing at random: users over 45 hide
+# their age five times as often as younger ones.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+p_hide = np.where(users["age"] > 45, 0.25, 0.05)
+hides = np.random.default_rng(0).random(len(users)) < p_hide
+print(f"hidden: {hides.sum()} users; mean age of all users {users['age'].mean():.2f}, "
+      f"of those left after deleting {users.loc[~hides, 'age'].mean():.2f}")
+print(f"share over 45: all {(users['age'] > 45).mean():.1%}, left {(users.loc[~hides, 'age'] > 45).mean():.1%}")
+
+# %% [markdown]
+# Deleting made the population younger (fewer users over 45, a lower mean age). The shift is
+# small here, but it is systematic: more data would not remove it, and nothing in the
+# remaining rows shows it. You find such a bias only by asking *why* values are missing.
+#
+# **Generative augmentation**, the article's third proposal, trains a generative model (a
+# GAN, a VAE, a language model) on the log and adds synthetic users or interactions. To help,
+# the synthetic rows would have to get right what the model will learn from: the joint
+# distribution of attributes and behaviour (not each column alone), the order and timing of
+# sessions, and the long tail (generators favour what is frequent, so popular items get more
+# popular). They must not copy real users (a privacy leak) nor be generated from anything
+# that touches the test data. And they cannot add information the generator did not learn from
+# the same log: on 943 users, a generator has less to learn from than the recommender itself.
+# The only honest test is to train with and without the synthetic rows and compare on real,
+# held-out data. The course does not use it for these reasons. (Its synthetic shop is a
+# different thing: a simulator whose ground truth is known, used to *teach*, never mixed into
+# MovieLens.)
+#
 # ## 4. Normalisation and implicit feedback
 #
 # Users use the star scale differently: a harsh rater's 3 may mean "liked it". **Centring**
@@ -293,8 +376,24 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# A sequence model reads each user's items in time order. Ties in time (the same second) are
-# broken by item id, so the order never depends on how rows happen to be arranged:
+# A sequence model reads each user's items in time order, and here the course sets one rule
+# that every chapter follows.
+#
+# **Ties at the same second.** A user's interactions "in time order" are sorted by
+# `(timestamp, item_id)`: ratings given in the same second are ordered by item id
+# (`llmrec_ref.preprocess.time_order`, used by `user_sequences`, the context features and every
+# split). A tie has no true order, but the pipeline needs *one*, and this one is reproducible
+# and does not depend on how the rows happen to be arranged (shuffled, or train and
+# validation concatenated), so sequences, gaps and splits agree everywhere, and "the user's
+# last interaction", the test item of leave-one-out, is well defined. The order inside a tie
+# is a **convention, not information**, and two consequences follow. No model may be given
+# something that reveals it: the time gap of a request says whether the held-out item is tied
+# with the previous one, and then that its id is larger (chapter 05 measures this leak, which
+# is why the MovieLens models leave the request context off). And a method that learns from
+# the order inside its window, item2vec (chapter 02), would learn the convention as if it
+# were behaviour, so it shuffles the ratings of each tie with a seed before training.
+#
+# How much of MovieLens the rule decides, and a check that row order does not matter:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -303,6 +402,10 @@ from llmrec_ref.preprocess import user_sequences
 sequences = user_sequences(ratings)
 print(len(sequences), "sequences; user 1 starts with", sequences[1][:8])
 print("lengths: min", min(map(len, sequences.values())), "max", max(map(len, sequences.values())))
+shuffled_rows = user_sequences(ratings.sample(frac=1.0, random_state=1))
+print("same sequences from shuffled rows:", all(list(shuffled_rows[u]) == list(s) for u, s in sequences.items()))
+last_two = ratings.sort_values(["user_id", "timestamp", "item_id"]).groupby("user_id").tail(2).groupby("user_id")["timestamp"]
+print(f"users whose last two ratings share a second (the rule picks their test item): {(last_two.max() == last_two.min()).mean():.1%}")
 
 # %% [markdown]
 # ## 6. Splitting without leakage
@@ -469,7 +572,11 @@ plt.show()
 # - Look at the data first: MovieLens ratings are skewed towards 4 stars, popularity is
 #   long-tailed and many ratings are given in bursts within the same second.
 # - Clean rule by rule and count what each rule removes; impute only where a value can be
-#   guessed honestly, and only from training data.
+#   guessed honestly, and only from training data. A model of the other attributes fills a
+#   value best (occupation: 8.1 years off per user against 9.5 for the mean), a random draw
+#   keeps the spread, and deleting biases the rest unless values are missing at random.
+# - Ties at the same second are ordered by item id: a reproducible convention, not
+#   information, so no model is shown it (chapter 05) and item2vec shuffles ties (chapter 02).
 # - Implicit feedback, k-core filtering and contiguous ids (0 = padding) prepare the log
 #   for models; context features come from the timestamp and the behaviour.
 # - Split by time for next-item prediction. A naive random split lets almost every user's
@@ -487,5 +594,7 @@ plt.show()
 # - F. M. Harper, J. A. Konstan. *The MovieLens Datasets: History and Context.* ACM TiiS, 2015.
 # - W.-C. Kang, J. McAuley. *Self-Attentive Sequential Recommendation* (SASRec). ICDM 2018 —
 #   the leave-one-out protocol used in this course.
+# - R. J. A. Little, D. B. Rubin. *Statistical Analysis with Missing Data.* Wiley, 3rd ed. 2019
+#   (missing at random or not, and what deletion and imputation assume).
 # - Y. Ji et al. *A Critical Study on Data Leakage in Recommender System Offline Evaluation.*
 #   ACM TOIS, 2023.

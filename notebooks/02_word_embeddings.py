@@ -25,6 +25,8 @@
 # **What you will learn**
 # - the skip-gram objective with negative sampling, derived and trained in ~40 lines of PyTorch;
 # - what word2vec learns from a small real corpus, and what it cannot (the analogy test);
+# - GloVe: the co-occurrence matrix, its weighted least-squares objective derived and trained
+#   in torch, and how its neighbours and analogies compare with word2vec's on the same corpus;
 # - text vectors for items (mean of word vectors) and what they cluster by;
 # - item2vec on MovieLens sequences: how the window and subsampling decide whether it learns
 #   "rated in the same sitting" or taste, measured with two scores;
@@ -35,13 +37,16 @@
 
 # %%
 import re
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 from torch import nn
 
@@ -152,7 +157,10 @@ print(torch.allclose(ours, reference))
 
 # %% [markdown]
 # Train on all pairs at once, with fresh noise words at every step, and watch
-# "cat" move towards "dog" and away from "car".
+# "cat" move towards "dog" and away from "car". Each step moves every weight a little
+# against its gradient; `torch.optim.Adam` chooses how far per weight. Chapter 05 §1.2
+# builds gradient descent, momentum and Adam from scratch: here it is enough that
+# `opt.step()` takes one such step after `loss.backward()` has computed the gradients.
 
 # %%
 gen = torch.Generator().manual_seed(0)
@@ -280,20 +288,187 @@ print("some that it got right:", total["correct"][:3])
 # Analogies need each word seen in thousands of contexts; most words here occur a handful
 # of times. For a recommender that is fine: we will train on *our* items' texts and
 # interaction logs, where the vocabulary is small and every item has many contexts.
+
+
+# %% [markdown]
+# ### 2.1 GloVe: the same corpus, counted once
 #
-# **Pretrained vectors, if you have internet.** The course never downloads at run time, but
-# on your own machine you can fetch vectors trained on billions of words and load them with
-# the same API (not executed here):
+# word2vec slides over the corpus pair by pair. **GloVe** (Pennington, Socher and Manning,
+# 2014) first counts, once, how often every word occurs near every other, and then fits
+# vectors to those counts. Let $X_{ij}$ be the (distance-weighted) number of times word $j$
+# occurs within `window` positions of word $i$, $X_i = \sum_j X_{ij}$, and
+# $P(j \mid i) = X_{ij} / X_i$. The derivation in three steps:
 #
-# ```python
-# import gensim.downloader as api
-# glove = api.load("glove-wiki-gigaword-100")        # ~130 MB, cached in ~/gensim-data
-# glove.save_word2vec_format("glove100.txt")         # or download glove.6B.zip from
-#                                                    # https://nlp.stanford.edu/projects/glove/
-# from llmrec_ref.embeddings import load_pretrained
-# kv = load_pretrained("glove100.txt")               # word2vec text/binary or GloVe (no header)
-# kv.evaluate_word_analogies(datapath("questions-words.txt"))[0]   # about 0.6-0.7
-# ```
+# 1. Meaning lives in *ratios* of co-occurrence probabilities: "solid" occurs much more often
+#    near "ice" than near "steam", "water" near both, so $P(k \mid \text{ice}) / P(k \mid \text{steam})$
+#    is large, close to 1 or small. Asking a difference of vectors to explain a ratio of
+#    probabilities, $\exp\big((w_i - w_j)^\top \tilde w_k\big) = P(k \mid i) / P(k \mid j)$, is solved by
+#    $w_i^\top \tilde w_k = \log P(k \mid i) = \log X_{ik} - \log X_i$.
+# 2. $\log X_i$ depends on $i$ only: absorb it into a bias $b_i$, and add a bias $\tilde b_k$
+#    for the context word so the model is symmetric: $w_i^\top \tilde w_k + b_i + \tilde b_k = \log X_{ik}$.
+# 3. That cannot hold exactly for all pairs, so fit it by **weighted least squares**:
+#
+# $$J = \sum_{i,j:\,X_{ij} > 0} f(X_{ij})\,\big(w_i^\top \tilde w_j + b_i + \tilde b_j - \log X_{ij}\big)^2,
+# \qquad f(x) = \begin{cases} (x / x_\max)^{\alpha} & x < x_\max \\ 1 & \text{otherwise.} \end{cases}$$
+#
+# The weight $f$ does two jobs: $f(0) = 0$ drops the pairs that never co-occur (where
+# $\log X_{ij}$ is $-\infty$), and it trusts rare pairs less (the log of a count of 1 or 2 is
+# mostly noise) without letting the most frequent pairs ("of the") dominate, since it stops
+# growing at $x_\max$. The paper uses $\alpha = 3/4$ and $x_\max = 100$ on billions of words;
+# on our 60,000 words few counts reach 100, so we take $x_\max = 10$. Each word ends up with
+# two vectors, $w_i$ and $\tilde w_i$; GloVe uses their sum.
+#
+# The co-occurrence matrix of the Lee corpus, for its 1,000 most frequent words (a dense
+# 1,000 x 1,000 matrix keeps the code short and the training fast), a pair at distance $d$
+# counting $1/d$ as in the paper:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+glove_words = kv_lee.index_to_key[:1000]  # gensim sorts its vocabulary by frequency
+glove_id = {w: i for i, w in enumerate(glove_words)}
+
+
+def cooccurrence(docs: list[list[str]], word_id: dict[str, int], window: int) -> torch.Tensor:
+    """X[i, j] = sum over occurrences of j within `window` positions of i of 1 / distance."""
+    X = np.zeros((len(word_id), len(word_id)))
+    for doc in docs:
+        ids = np.array([word_id.get(w, -1) for w in doc])  # -1: a word outside the vocabulary
+        for d in range(1, window + 1):
+            left, right = ids[:-d], ids[d:]  # every pair at distance d
+            known = (left >= 0) & (right >= 0)
+            np.add.at(X, (left[known], right[known]), 1.0 / d)
+    return torch.tensor(X + X.T, dtype=torch.float32)  # j after i and i after j: symmetric
+
+
+X = cooccurrence(lee, glove_id, window=10)  # (V, V)
+print("shape", tuple(X.shape), "| symmetric:", torch.equal(X, X.T), f"| non-zero: {(X > 0).float().mean():.1%}")
+print(f"least frequent word kept: {glove_words[-1]!r}, {kv_lee.get_vecattr(glove_words[-1], 'count')} occurrences")
+print("X[west, bank] =", round(X[glove_id["west"], glove_id["bank"]].item(), 2),
+      "| X[west, police] =", round(X[glove_id["west"], glove_id["police"]].item(), 2))
+
+# %% [markdown]
+# Check one entry against a direct count: walk the corpus, and every time "bank" occurs
+# within 10 words of "west" add $1/d$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+direct = sum(1.0 / abs(p - q) for doc in lee for p, a in enumerate(doc) for q, b in enumerate(doc)
+             if a == "west" and b == "bank" and 0 < abs(p - q) <= 10)
+print(round(direct, 4), np.isclose(direct, X[glove_id["west"], glove_id["bank"]].item()))
+
+# %% [markdown]
+# The weighting function, checked at a few points against its definition written out by hand:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def glove_weight(x: torch.Tensor, x_max: float = 10.0, alpha: float = 0.75) -> torch.Tensor:
+    return torch.where(x < x_max, (x / x_max) ** alpha, torch.ones_like(x))
+
+
+points = torch.tensor([0.0, 1.0, 5.0, 10.0, 50.0])
+by_hand = [0.0, 0.1**0.75, 0.5**0.75, 1.0, 1.0]
+print([round(v, 3) for v in glove_weight(points).tolist()], torch.allclose(glove_weight(points), torch.tensor(by_hand)))
+
+# %% [markdown]
+# The loss, vectorised: with $E = W \tilde W^\top + b\,\mathbf 1^\top + \mathbf 1\,\tilde b^\top - \log X$
+# (a $V \times V$ matrix of errors; $\log X$ set to 0 where $X = 0$, where $f$ is 0 anyway),
+# $J = \sum_{ij} f(X_{ij}) E_{ij}^2$. Differentiating one term by hand,
+# $\partial J / \partial w_i = \sum_j 2 f(X_{ij}) E_{ij} \tilde w_j$, i.e. $\nabla_W J = 2 (F \odot E) \tilde W$,
+# and $\partial J / \partial b_i = \sum_j 2 f(X_{ij}) E_{ij}$. Check the loss against the sum
+# written term by term, and the hand gradients against autograd, on a small random problem:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def glove_loss(W, W_ctx, b, b_ctx, X, x_max=10.0):  # (V, d), (V, d), (V,), (V,), (V, V)
+    F_ = glove_weight(X, x_max)  # (V, V), 0 where X = 0
+    log_x = torch.where(X > 0, X.log(), torch.zeros_like(X))
+    E = W @ W_ctx.T + b[:, None] + b_ctx[None, :] - log_x  # (V, V)
+    return (F_ * E**2).sum(), F_, E
+
+
+gen = torch.Generator().manual_seed(0)
+Xs = torch.poisson(torch.full((6, 6), 3.0), generator=gen)  # small counts, some zeros
+Ws, Ws_ctx = torch.randn(6, 4, generator=gen, requires_grad=True), torch.randn(6, 4, generator=gen)
+bs, bs_ctx = torch.randn(6, generator=gen, requires_grad=True), torch.randn(6, generator=gen)
+J, F_, E = glove_loss(Ws, Ws_ctx, bs, bs_ctx, Xs)
+with torch.no_grad():
+    term_by_term = sum(float(glove_weight(Xs[i, j])) * (float(Ws[i] @ Ws_ctx[j] + bs[i] + bs_ctx[j]) - np.log(Xs[i, j].item())) ** 2
+                       for i in range(6) for j in range(6) if Xs[i, j] > 0)
+J.backward()
+print("loss == term-by-term sum:", np.isclose(J.item(), term_by_term, rtol=1e-5))
+print("dJ/dW == 2 (F * E) W_ctx:", torch.allclose(Ws.grad, 2 * (F_ * E).detach() @ Ws_ctx, atol=1e-5))
+print("dJ/db == 2 (F * E) 1:    ", torch.allclose(bs.grad, 2 * (F_ * E).detach().sum(1), atol=1e-5))
+
+# %% [markdown]
+# Train on the Lee matrix with Adam, full batch (one step sees every pair), 32 dimensions,
+# the loss divided by the number of non-zero pairs so the learning rate does not depend on
+# the corpus size:
+
+# %%
+gen = torch.Generator().manual_seed(0)
+V, dim = len(glove_words), 32
+W = ((torch.rand(V, dim, generator=gen) - 0.5) / dim).requires_grad_()
+W_ctx = ((torch.rand(V, dim, generator=gen) - 0.5) / dim).requires_grad_()
+b, b_ctx = torch.zeros(V, requires_grad=True), torch.zeros(V, requires_grad=True)
+opt = torch.optim.Adam([W, W_ctx, b, b_ctx], lr=0.05)
+n_pairs = int((X > 0).sum())
+glove_losses = []
+for _ in range(150):
+    J = glove_loss(W, W_ctx, b, b_ctx, X)[0] / n_pairs
+    opt.zero_grad()
+    J.backward()
+    opt.step()
+    glove_losses.append(J.item())
+print(f"loss per pair: {glove_losses[0]:.3f} at the start, {glove_losses[-1]:.3f} after 150 steps")
+
+# %% [markdown]
+# The vectors (the sum $w_i + \tilde w_i$) go into a gensim `KeyedVectors`, so the same
+# `nearest` and analogy code serves both models. GloVe's own file format is one word and its
+# numbers per line, with no header; `load_pretrained` reads it, which is also how you would
+# load the published GloVe vectors trained on billions of words (`glove.6B.zip` from the
+# Stanford NLP site, or gensim's downloader, `glove-wiki-gigaword-100`; neither runs here,
+# the course never downloads at run time):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from llmrec_ref.embeddings import load_pretrained  # noqa: E402
+
+glove_vectors = (W + W_ctx).detach().numpy()  # (V, d)
+with tempfile.TemporaryDirectory() as tmp:
+    path = Path(tmp) / "glove.lee.32d.txt"
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in vec)}\n" for w, vec in zip(glove_words, glove_vectors, strict=True)))
+    kv_glove = load_pretrained(path)
+print(len(kv_glove), "words,", kv_glove.vector_size, "dimensions | same vectors:",
+      np.allclose(kv_glove[glove_words], glove_vectors, atol=1e-6))
+
+# %% [markdown]
+# Neighbours, side by side with word2vec's (trained above on the same 60,000 words), both
+# searched among the same 1,000 words:
+
+# %%
+kv_w2v_1000 = KeyedVectors(kv_lee.vector_size)
+kv_w2v_1000.add_vectors(glove_words, kv_lee[glove_words])  # word2vec restricted to GloVe's words
+for word in ["australia", "police", "president", "fire", "bank"]:
+    by_glove = [w for w, _ in nearest(kv_glove, word, k=6)]
+    by_w2v = [w for w, _ in nearest(kv_w2v_1000, word, k=6)]
+    print(f"{word:10s} GloVe:    {by_glove}\n{'':10s} word2vec: {by_w2v}  ({len(set(by_glove) & set(by_w2v))} in common)")
+
+# %%
+for name, kv in [("GloVe", kv_glove), ("word2vec", kv_w2v_1000)]:
+    acc, sec = kv.evaluate_word_analogies(datapath("questions-words.txt"))
+    print(f"{name:8s}: {len(sec[-1]['correct'])} right of {len(sec[-1]['correct']) + len(sec[-1]['incorrect'])} questions whose words are all among the 1,000")
+
+# %% [markdown]
+# The two methods agree where the corpus is clear ("president": bush, george, musharraf;
+# "bank": west, gaza, strip; "fire": rural, service) and share 1 to 3 of their 6 neighbours.
+# GloVe's lists also hold frequent function words ("in", "and", "will", "from"): it fits the
+# log-count of every pair, and frequent words co-occur with everything, whereas word2vec's
+# subsampling (`sample=1e-3`) drops most occurrences of frequent words before training. On
+# the 40 analogy questions whose four words are among the 1,000, GloVe answers 0 and word2vec
+# 1: neither learns analogies from 60,000 words. The method matters less than the corpus:
+# skip-gram with negative sampling implicitly factorises a (shifted) matrix of the same
+# co-occurrence statistics that GloVe fits explicitly (Levy and Goldberg, 2014); the published
+# GloVe vectors owe their analogies to 6 billion words of Wikipedia and news.
 #
 # ## 3. Item text becomes vectors
 #
@@ -393,9 +568,11 @@ same_second = ratings.groupby("user_id")["timestamp"].transform(lambda t: t.dupl
 print(f"ratings that share their timestamp with another rating of the same user: {same_second.mean():.1%}")
 
 # %% [markdown]
-# A tie has no real order, so sorting ties by item id would invent one (films with nearby
-# ids would become "neighbours"). `item_sequences` sorts by time and breaks ties at random
-# with a seed. Inline, then the package version:
+# A tie has no real order. Chapter 01 set the course's rule: ties are ordered by item id, a
+# reproducible convention that is not information. item2vec is the one method here that
+# learns from the order inside its window, so it must not see the convention as if it were
+# behaviour: `item_sequences` sorts by time and shuffles the ratings of each tie with a seed
+# (the order inside a tie becomes noise, as it is). Inline, then the package version:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -459,9 +636,11 @@ for item in [50, 100]:
 # The two lists hardly overlap. Text neighbours share genre words (any "Action Adventure
 # Romance Sci-Fi War" film is close to Star Wars), including obscure films nobody watched;
 # behaviour neighbours are the films the *same people* rated, across genres, and find the
-# sequels whose titles share no word with "Star Wars". Text works for an item with no
-# interactions yet (cold start); behaviour captures taste. Context-aware recommenders combine
-# both, as chapter 07 does with a language model.
+# sequels whose titles share no word with "Star Wars". These are the two families of chapter
+# 00: text neighbours are **content-based** (what the item is), behaviour neighbours
+# **collaborative filtering** (who consumes it). Text works for an item with no interactions
+# yet (cold start); behaviour captures taste. Context-aware recommenders combine both in a
+# hybrid, as chapter 07 does with a language model.
 #
 # A PCA of the behaviour vectors of the 600 most-rated films, coloured by genre (left) and
 # by release year (right):
@@ -638,7 +817,10 @@ print(embedding(history).shape)  # (B, T, d): ready for the encoders of chapter 
 # - 60,000 words of news (the Lee corpus, 4,115 words seen twice) give topical neighbours
 #   ("president": bush, w, george) but answer 0.7 % of the analogy questions it covers (5 of
 #   766; the other 96 % of the 19,544 questions contain an unknown word). Analogies need
-#   billions of words: pretrained vectors (gensim's downloader, GloVe + `load_pretrained`).
+#   billions of words: pretrained vectors, loaded with `load_pretrained`.
+# - GloVe fits $w_i^\top \tilde w_j + b_i + \tilde b_j \approx \log X_{ij}$ by weighted least squares
+#   on the co-occurrence counts: a few dozen lines of torch on the same corpus give neighbours close to
+#   word2vec's (plus frequent function words word2vec subsamples away), and no analogies either.
 # - A mean of word vectors (`text_vector`) clusters items by the words they share: genres for
 #   MovieLens, the use-case sentence (not the category) for the shop.
 # - item2vec with the package defaults (window 50, `sample=1e-4`, all ratings) puts both
@@ -660,6 +842,9 @@ print(embedding(history).shape)  # (B, T, d): ready for the encoders of chapter 
 #
 # - T. Mikolov, I. Sutskever, K. Chen, G. Corrado, J. Dean. *Distributed Representations of
 #   Words and Phrases and their Compositionality.* NeurIPS 2013 (negative sampling, subsampling).
+# - J. Pennington, R. Socher, C. D. Manning. *GloVe: Global Vectors for Word Representation.*
+#   EMNLP 2014 (the ratio argument and the weighted least-squares objective of section 2.1).
+# - O. Levy, Y. Goldberg. *Neural Word Embedding as Implicit Matrix Factorization.* NeurIPS 2014.
 # - Y. Goldberg, O. Levy. *word2vec Explained: deriving Mikolov et al.'s negative-sampling
 #   word-embedding method.* arXiv:1402.3722, 2014.
 # - O. Barkan, N. Koenigstein. *Item2Vec: Neural Item Embedding for Collaborative Filtering.*

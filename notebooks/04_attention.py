@@ -289,8 +289,16 @@ print("with tanh: queries pick different top keys:", len(set(nonlinear[0].argmax
 # $[h_t, c, h_t - c, h_t \odot c]$, and the user is summarised *for this candidate* as
 # $u(c) = \sum_t a_t(c)\, h_t$. One user, different candidates, different user vectors.
 #
+# The DIN paper deliberately leaves the weights $a_t(c)$ **unnormalised**: they are the MLP's
+# raw outputs, with no softmax, so that $u(c)$ keeps the *intensity* of the interest (ten
+# history films that fit the candidate weigh more than one). We use a softmax here
+# (`TargetAttention(normalize="softmax")`) so that each row of the heatmaps below reads as
+# shares that sum to 1; `normalize="none"` is the paper's version, and `"sigmoid"` gates each
+# film independently (section 6).
+#
 # To keep the weights readable we describe films by content only: genres plus release decade,
-# projected to $d = 16$. A candidate's score is $u(c) \cdot c$. We train for a few seconds
+# projected to $d = 16$. So this is **content-based** scoring: the model knows a film by what
+# it is, never by who rated it (chapter 00). A candidate's score is $u(c) \cdot c$. We train for a few seconds
 # (binary cross-entropy: the film a user rated next vs a random film) on 743 users and keep
 # 200 users aside.
 

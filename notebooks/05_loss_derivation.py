@@ -15,6 +15,8 @@
 #
 # **What you will learn**
 #
+# - gradient descent on a loss you can plot: what the learning rate does (crawl, converge,
+#   diverge), minibatch SGD, momentum and Adam, each written out and checked against `torch.optim`;
 # - that training a recommender is minimising an empirical risk $\min_\theta \sum_i L(y_i, \hat y_i)$,
 #   and what the choice of $L$ says about *which items are compared with which*;
 # - binary cross-entropy (BCE), Bayesian personalised ranking (BPR), full and sampled softmax
@@ -49,7 +51,226 @@ torch.set_num_threads(1)  # small tensors: one thread avoids synchronisation cos
 # choose $\theta$ to minimise the average loss over training examples,
 # $$\min_\theta \frac{1}{N}\sum_{i=1}^{N} L\big(y_i, \hat y_i(\theta)\big),$$
 # and gradient descent needs $\partial L/\partial s$, which flows back into $\theta$ by the chain
-# rule. We derive that gradient for each loss by hand, then let `torch.autograd` check us.
+# rule. We derive that gradient for each loss by hand, then let `torch.autograd` check us. First,
+# what "gradient descent" does with it.
+#
+# ### 1.1 · Gradient descent on a loss you can plot
+#
+# Gradient descent repeats one update: move the parameters a small step against the gradient,
+# $$\theta \leftarrow \theta - \eta\,\nabla_\theta L(\theta),$$
+# with a **learning rate** $\eta > 0$. The gradient points uphill, so a small enough step lowers
+# $L$: $L(\theta - \eta g) \approx L(\theta) - \eta\,\lVert g\rVert^2$ to first order.
+#
+# To see it, take the smallest model there is: a line $s_n = w x_n + b$ fitted to 200 points
+# by the mean squared error. Two parameters $\theta = (w, b)$, so the loss is a surface we can draw.
+# With $a_n = (x_n, 1)$ the row of inputs,
+# $$L(\theta) = \frac1N\sum_n (a_n^\top\theta - y_n)^2, \qquad
+# \nabla L(\theta) = \frac2N\sum_n (a_n^\top\theta - y_n)\,a_n = \frac2N A^\top(A\theta - y).$$
+
+# %%
+gen = torch.Generator().manual_seed(0)
+x_pts = 2 + torch.randn(200, generator=gen, dtype=torch.float64)  # inputs around 2, not centred
+y_pts = 1.5 * x_pts - 2 + 0.5 * torch.randn(200, generator=gen, dtype=torch.float64)  # a noisy line
+A = torch.stack([x_pts, torch.ones_like(x_pts)], 1)  # (N, 2) rows a_n = (x_n, 1)
+
+
+def mse(theta, rows=slice(None)):
+    """L(theta) on the rows `rows` (all by default); theta = (w, b)."""
+    return ((A[rows] @ theta - y_pts[rows]) ** 2).mean()
+
+
+def mse_grad(theta, rows=slice(None)):
+    a = A[rows]  # (n, 2)
+    return 2 / len(a) * a.T @ (a @ theta - y_pts[rows])  # (2,)
+
+
+START = torch.tensor([-1.0, 4.0], dtype=torch.float64)  # (w, b) where every run below starts
+
+
+def gradient_descent(lr, steps=100):
+    """Every iterate theta_0, ..., theta_steps of theta <- theta - lr * grad: (steps + 1, 2)."""
+    theta = START
+    path = [theta]
+    for _ in range(steps):
+        theta = theta - lr * mse_grad(theta)
+        path.append(theta)
+    return torch.stack(path)
+
+
+theta0 = START.clone().requires_grad_()
+mse(theta0).backward()
+best = torch.linalg.lstsq(A, y_pts[:, None]).solution[:, 0]  # the exact minimiser, for reference
+
+# %% [markdown]
+# How large may $\eta$ be? This loss is a quadratic, $L(\theta) = L(\theta^*) +
+# \tfrac12(\theta - \theta^*)^\top H (\theta - \theta^*)$ with the constant Hessian
+# $H = \tfrac2N A^\top A$. Along each eigenvector of $H$ (eigenvalue $\lambda$) one step
+# multiplies the distance to the minimum by $1 - \eta\lambda$. So gradient descent converges only
+# if $|1 - \eta\lambda| < 1$ for every eigenvalue, i.e. $\eta < 2/\lambda_\max$; and the flat
+# direction (the smallest $\lambda$) shrinks by only $1 - \eta\lambda_\min$ per step. The ratio
+# $\lambda_\max / \lambda_\min$ (the *condition number*) says how long and narrow the valley is.
+# Inputs that are not centred make it narrow: $w$ and $b$ can trade off against each other.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+H = 2 / len(A) * A.T @ A  # (2, 2) the Hessian of L
+lam_min, lam_max = torch.linalg.eigvalsh(H).tolist()
+print("hand-written gradient matches autograd:", torch.allclose(mse_grad(theta0.detach()), theta0.grad))
+print(f"eigenvalues of H: {lam_min:.2f} and {lam_max:.2f} (condition number {lam_max / lam_min:.0f}); "
+      f"stable learning rates: eta < 2 / lambda_max = {2 / lam_max:.3f}")
+
+# %% [markdown]
+# Three learning rates, 100 steps each from $(w, b) = (-1, 4)$: a tenth of the limit, 0.9 of it,
+# and 5 % above it.
+
+# %%
+lr_max = 2 / lam_max
+rates = {"too small (0.1 x limit)": 0.1 * lr_max, "right (0.9 x limit)": 0.9 * lr_max,
+         "too large (1.05 x limit)": 1.05 * lr_max}
+paths = {name: gradient_descent(lr) for name, lr in rates.items()}
+w_grid, b_grid = torch.meshgrid(torch.linspace(-1.5, 3.5, 200, dtype=torch.float64),
+                                torch.linspace(-7, 6, 200, dtype=torch.float64), indexing="ij")
+surface = ((w_grid[..., None] * x_pts + b_grid[..., None] - y_pts) ** 2).mean(-1)  # (200, 200) L(w, b)
+fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+for ax, (name, path), colour in zip(axes, paths.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
+    ax.contour(w_grid, b_grid, surface, levels=np.geomspace(0.3, 60, 14), cmap="Greys")
+    ax.plot(path[:30, 0], path[:30, 1], ".-", ms=4, c=colour)  # the first 30 steps
+    ax.plot(*best, "k*", ms=12)
+    ax.set(xlim=(-1.5, 3.5), ylim=(-7, 6), xlabel="w", ylabel="b", title=f"{name}: 30 steps")
+    axes[3].semilogy([mse(t).item() for t in path], c=colour, label=name)
+axes[3].axhline(mse(best).item(), ls="--", c="grey", label="minimum")
+axes[3].set(xlabel="step", ylabel="L (log scale)", ylim=(0.1, 1e3), title="loss per step")
+axes[3].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+final = {name: mse(path[-1]).item() for name, path in paths.items()}
+print("too small: still far above the minimum after 100 steps:", final["too small (0.1 x limit)"] > 2 * mse(best).item())
+print("right: within 0.1 % of the minimum:", final["right (0.9 x limit)"] < 1.001 * mse(best).item())
+print("too large: the loss grew:", final["too large (1.05 x limit)"] > 100 * mse(paths["too large (1.05 x limit)"][0]).item())
+
+# %% [markdown]
+# The small rate crawls down the valley. The right one moves fast along the flat direction; across
+# the steep one every step overshoots ($1 - \eta\lambda_\max = -0.8$), but the overshoot shrinks
+# by that factor each step, too small to see here. 5 % more and the factor is $-1.1$: the path
+# first follows the valley (the flat direction still converges), then a zigzag that grows at
+# every step takes over and the loss explodes. In a real network
+# nobody computes $\lambda_\max$: one tries a few rates on a log scale (1e-4, 1e-3, 1e-2) and
+# keeps the largest whose loss falls steadily.
+#
+# ### 1.2 · Minibatches, momentum and Adam
+#
+# **Minibatch SGD.** The loss is an average over $N$ examples, so its gradient is the average of
+# per-example gradients. Stochastic gradient descent estimates it from a random *batch* $B$ of
+# examples, $g_B = \frac1{|B|}\sum_{n\in B}\nabla L_n$, which costs $|B|/N$ of a full gradient and
+# is right on average: over one pass through the data in equal batches (an *epoch*), the batch
+# gradients at the same $\theta$ average to exactly the full gradient.
+#
+# **Momentum** keeps a running sum of past gradients, $v \leftarrow \mu v + g$,
+# $\theta \leftarrow \theta - \eta v$ (PyTorch's form; $\mu = 0.9$ typically). Gradients that
+# agree from step to step add up (up to $1/(1-\mu) = 10$ times the step along a flat valley);
+# gradients that flip sign (the zigzag above) cancel.
+#
+# **Adam** (Kingma & Ba, 2015) keeps two running averages per parameter, of the gradient
+# (the *first moment*, a momentum) and of its square (the *second moment*, how large this
+# parameter's gradients usually are), and divides one by the root of the other. With $g_t$ the
+# gradient at step $t = 1, 2, \dots$ and $m_0 = v_0 = 0$:
+# $$m_t = \beta_1 m_{t-1} + (1-\beta_1)\,g_t, \qquad v_t = \beta_2 v_{t-1} + (1-\beta_2)\,g_t^2,$$
+# $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
+# \theta_t = \theta_{t-1} - \eta\,\frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon},$$
+# every operation element by element ($\beta_1 = 0.9$, $\beta_2 = 0.999$, $\epsilon = 10^{-8}$ by
+# default). The **bias correction** $1/(1-\beta^t)$ undoes the start at zero: after one step
+# $m_1 = (1-\beta_1) g_1$ is ten times too small, and $\hat m_1 = g_1$, $\hat v_1 = g_1^2$, so the
+# first step is $\eta\,g_1/|g_1| = \eta\,\mathrm{sign}(g_1)$ in every coordinate. Each parameter
+# moves by about $\eta$ per step however large or small its gradients are.
+#
+# Here are the three, written inline, run step by step next to `torch.optim`:
+
+# %%
+def momentum_step(theta, grad, state, lr, mu=0.9):
+    state["v"] = mu * state.get("v", torch.zeros_like(theta)) + grad  # v <- mu v + g
+    return theta - lr * state["v"]
+
+
+def adam_step(theta, grad, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    t = state["t"] = state.get("t", 0) + 1
+    m = state["m"] = beta1 * state.get("m", torch.zeros_like(theta)) + (1 - beta1) * grad  # first moment
+    v = state["v"] = beta2 * state.get("v", torch.zeros_like(theta)) + (1 - beta2) * grad**2  # second moment
+    m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)  # bias correction
+    return theta - lr * m_hat / (v_hat.sqrt() + eps)
+
+
+def same_as_torch(step, torch_opt, lr, steps=50, batches=None):
+    """Run `step` and `torch_opt` side by side from the same start; True if every iterate agrees."""
+    ours, theirs = START, START.clone().requires_grad_()
+    opt, state, agree = torch_opt([theirs], lr=lr), {}, True
+    for i in range(steps):
+        rows = slice(None) if batches is None else batches[i % len(batches)]
+        opt.zero_grad()
+        mse(theirs, rows).backward()
+        opt.step()
+        ours = step(ours, mse_grad(ours, rows), state, lr)
+        agree &= torch.allclose(ours, theirs.detach(), rtol=1e-9, atol=1e-12)
+    return agree
+
+
+batches = torch.randperm(200, generator=torch.Generator().manual_seed(1)).view(10, 20)  # one epoch: 10 batches of 20
+epoch_mean = torch.stack([mse_grad(theta0.detach(), rows) for rows in batches]).mean(0)
+sgd_step = lambda theta, grad, state, lr: theta - lr * grad  # noqa: E731  plain (minibatch) SGD
+first = adam_step(theta0.detach(), 1000 * mse_grad(theta0.detach()), {}, lr=0.1) - theta0.detach()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("the batch gradients of an epoch average to the full gradient:", torch.allclose(epoch_mean, theta0.grad))
+print("minibatch SGD   == torch.optim.SGD at every step:", same_as_torch(sgd_step, torch.optim.SGD, 0.05, batches=batches))
+print("momentum        == torch.optim.SGD(momentum=0.9):",
+      same_as_torch(momentum_step, lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9), 0.02))
+print("Adam            == torch.optim.Adam at every step:", same_as_torch(adam_step, torch.optim.Adam, 0.1))
+print("Adam's first step is -lr * sign(g), even for a gradient 1000x larger:",
+      torch.allclose(first, -0.1 * mse_grad(theta0.detach()).sign()))
+
+# %% [markdown]
+# A race on the same valley, 100 steps each (minibatch SGD: the 10 batches of 20 above, 10 times over):
+
+# %%
+def run(step, lr, steps=100, batches=None):
+    theta, state, curve = START, {}, []
+    for i in range(steps):
+        rows = slice(None) if batches is None else batches[i % len(batches)]
+        theta = step(theta, mse_grad(theta, rows), state, lr)
+        curve.append(mse(theta).item())
+    return curve
+
+
+race = {"gradient descent, eta = 0.9 x limit": run(sgd_step, 0.9 * lr_max),
+        "minibatch SGD (batches of 20), eta = 0.45 x limit": run(sgd_step, 0.45 * lr_max, batches=batches),
+        "momentum 0.9, eta = 0.05": run(momentum_step, 0.05),
+        "Adam, eta = 0.3": run(adam_step, 0.3)}
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for name, curve in race.items():
+    ax.semilogy(curve, label=name)
+ax.axhline(mse(best).item(), ls="--", c="grey", label="minimum")
+ax.set(xlabel="step", ylabel="L (log scale)", title="four optimisers on the valley of 1.1")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Momentum and Adam dive fastest, overshoot and swing back before they settle; plain gradient
+# descent at its best rate settles about as soon, so on two parameters with a known Hessian there
+# is little to win. Minibatch SGD, run at half the rate because each batch's gradient is a noisy
+# estimate (it does not even vanish at the minimum), is the slowest per step and never smooth,
+# but each of its steps reads a tenth of the data. The case for Adam is the networks of this course: millions of
+# parameters whose gradients differ in scale by orders of magnitude. An item's embedding row gets
+# a gradient only in batches where the item appears, so a rare film's row sees small, rare
+# gradients and a popular film's row large, frequent ones; one learning rate cannot suit both
+# under SGD. Adam's division by $\sqrt{\hat v}$ gives each parameter a step of about $\eta$
+# regardless, so one rate (1e-3 to 1e-2 here) trains embeddings, attention and output layers
+# together, and the same rate works across the course's models. What it costs: two more
+# tensors the size of the model ($m$ and $v$), and its `weight_decay` is an L2 term added to the
+# gradient before the division (AdamW decouples the two). The course trains everything with
+# `torch.optim.Adam` (`llmrec_ref.train.train_loop`).
 #
 # ## 2 · Pointwise: binary cross-entropy
 #
@@ -317,8 +538,8 @@ print("user 1, last five targets:", targets[0, -5:].tolist())
 # %% [markdown]
 # Now the loop every neural network is trained with: shuffle the rows, and for each batch
 # *forward* (scores), *loss* (softmax over the 1,682 films at every position with a target),
-# *backward* (autograd fills `.grad` with $\partial L/\partial\theta$), *step* (Adam moves
-# $\theta$ against the gradient), *zero* the gradients. The seeds fix the initial weights, the
+# *backward* (autograd fills `.grad` with $\partial L/\partial\theta$), *step* (Adam, section 1.2,
+# moves $\theta$ against the gradient), *zero* the gradients. The seeds fix the initial weights, the
 # order of the batches and the dropout masks.
 
 # %%
@@ -454,7 +675,8 @@ plt.show()
 # %% [markdown]
 # This MovieLens model has `request_context` off, and here is why. A MovieLens timestamp is the
 # second a rating was typed, and people rate in bursts: many ratings share a second, and the
-# course orders such ties by item id (chapter 01) so that "last" is well defined. Then the gap
+# course orders such ties by item id (the rule chapter 01 sets, `preprocess.time_order`) so that
+# "last" is well defined. Then the gap
 # of the request says whether the held-out rating shares the second of the previous one, and if
 # it does, the held-out item must have a larger id:
 
@@ -490,26 +712,52 @@ from llmrec_ref.decode import beam_sequence, greedy_sequence, sample, top_k
 
 user = 1
 hist = pd.concat([split.train, split.valid])
-scores = model.score([user], hist)
 seen = [sorted(set(hist.loc[hist["user_id"] == user, "item_id"]))]
 title = movies.set_index("item_id")["title"]
-lists = {
-    "top-K": top_k(scores, 5, exclude=seen)[0],
-    "sample τ=1": sample(scores, 5, 1.0, torch.Generator().manual_seed(0), exclude=seen)[0],
-}
-last_items = model.inputs([user], hist)["item_id"]  # (1, 50) the user's last 50 films, left padded
-lists["greedy (autoregressive)"] = greedy_sequence(model.network_, last_items, steps=5, exclude=seen)[0]
-lists["beam (width 4)"] = beam_sequence(model.network_, last_items, steps=5, beam_width=4, exclude=seen)[0]
+inputs = model.inputs([user], hist)  # (1, 50) codes of the user's last 50 films and of their context
+T0 = inputs["item_id"].shape[1]
+net = model.network_.eval()
+
+
+def next_scores(items: torch.Tensor) -> torch.Tensor:
+    """The network on (B, T0 + j) histories: the user's last 50 events with their context, then j
+    appended picks, each given the context of the last real event (the same sitting)."""
+    extra = items.shape[1] - T0
+    context = {f: torch.cat([c, c[:, -1:].repeat(1, extra)], 1).expand(len(items), -1)
+               for f, c in inputs.items() if f != "item_id"}
+    return net(items, context)[:, -1]  # (B, n + 1) scores for the next item
+
+
+with torch.no_grad():
+    scores = next_scores(inputs["item_id"])  # (1, n + 1)
+    lists = {
+        "top-K": top_k(scores, 5, exclude=seen)[0],
+        "sample τ=1": sample(scores, 5, 1.0, torch.Generator().manual_seed(0), exclude=seen)[0],
+        "greedy (autoregressive)": greedy_sequence(next_scores, inputs["item_id"], steps=5, exclude=seen)[0],
+        "beam (width 4)": beam_sequence(next_scores, inputs["item_id"], steps=5, beam_width=4, exclude=seen)[0],
+    }
 
 # %%
 pd.DataFrame({name: [title[int(i)] for i in ids] for name, ids in lists.items()})
 
+# %%
+# NBVAL_CHECK_OUTPUT
+print("next_scores == model.score (the estimator's scores, with context):",
+      torch.allclose(scores, model.score([user], hist), atol=1e-5))
+print("greedy's first pick is top-K's first:", int(lists["greedy (autoregressive)"][0]) == int(lists["top-K"][0]))
+
 # %% [markdown]
-# The autoregressive decoders call the model on item ids alone (an appended item has no time,
-# gap or device yet), so even their first pick can differ from top-K, which scored the history
-# with its context; each later pick conditions on the films already chosen. No list repeats a
-# film or recommends one the user has rated (`exclude=seen` covers the whole history, not only the
-# last 50 events the model reads).
+# All four decoders read the same thing: the user's last 50 films with their context, the
+# scores `model.score` gives. So greedy's first pick *is* top-K's first; from the second pick on,
+# greedy scores again with its own picks appended to the history (each given the context of
+# the last real event: we pretend the user goes on in the same sitting), so its list *may* leave
+# top-K's order (in the run stored here it does not: one appended film barely moves the scores
+# of a 50-film history). Beam search keeps four partial lists and returns the one whose picks
+# are jointly most probable, $\sum_t \log p(i_t \mid \text{history}, i_{<t})$, which need not
+# start with the single best item (here it swaps the first two). Sampling trades accuracy for
+# variety. No list repeats a film or
+# recommends one the user has rated (`exclude=seen` covers the whole history, not only the last
+# 50 events the model reads).
 #
 # ## 8 · The worked example on the synthetic shop
 #
@@ -621,6 +869,10 @@ print(pd.DataFrame(rows).to_string(index=False))
 #
 # ## Summary
 #
+# - Gradient descent steps $\theta \leftarrow \theta - \eta\nabla L$; it converges only for
+#   $\eta < 2/\lambda_\max$ and crawls along flat directions. Minibatches estimate the gradient
+#   cheaply; momentum averages it over steps; Adam divides each parameter's averaged gradient by
+#   its root-mean-square, so every parameter moves about $\eta$ per step: the course's optimiser.
 # - Every loss compares scores; what differs is *against what*: BCE against a fixed label, BPR
 #   against one negative, softmax against all items (or a sample, corrected by log Q).
 # - Each gradient is short enough to derive by hand: $\sigma(s) - y$, $-\sigma(s_j - s_i)$,
@@ -686,6 +938,9 @@ print(pd.DataFrame(rows).to_string(index=False))
 #
 # ## Further reading
 #
+# - Kingma & Ba, *Adam: A Method for Stochastic Optimization* (ICLR 2015); Loshchilov & Hutter,
+#   *Decoupled Weight Decay Regularization* (AdamW, ICLR 2019); Goh, *Why Momentum Really Works*
+#   (Distill, 2017).
 # - Rendle et al., *BPR: Bayesian Personalized Ranking from Implicit Feedback* (UAI 2009).
 # - Bengio & Senécal, *Adaptive Importance Sampling to Accelerate Training of a Neural
 #   Probabilistic Language Model* (2008); Yi et al., *Sampling-Bias-Corrected Neural Modeling for

@@ -25,6 +25,8 @@
 # - why **recall is the share of relevant items that were recommended** (not the share missed);
 # - how ranking against 100 sampled negatives inflates HR@10, and how it can reorder models;
 # - leave-one-out versus a random split, and why their numbers cannot be compared;
+# - what the baselines compute: ItemKNN's shrunk cosine, EASE's closed form derived from its
+#   constrained least squares, MF-BPR's objective, each written inline and matched to the package;
 # - a comparison table with bootstrap intervals, coverage and novelty, and a paired bootstrap.
 #
 # **What you need:** chapter 01 (splits, implicit feedback); a little probability (sampling
@@ -40,7 +42,7 @@ import pandas as pd
 import torch
 
 import llmrec_ref
-from llmrec_ref import metrics
+from llmrec_ref import losses, metrics
 from llmrec_ref.baselines import EASE, ItemKNN, Popularity, RandomScorer
 from llmrec_ref.datasets import load_movielens_100k
 from llmrec_ref.evaluation import (
@@ -49,6 +51,7 @@ from llmrec_ref.evaluation import (
     paired_bootstrap,
     sampled_ranking,
 )
+from llmrec_ref.mf import MFNet
 from llmrec_ref.split import leave_one_out, random_split
 
 llmrec_ref.seed_everything(0)
@@ -176,6 +179,122 @@ rnd = random_split(ml.ratings, seed=0)
 for name, sp in [("leave-one-out", loo), ("random 80/10/10", rnd)]:
     print(f"{name:16s} train {len(sp.train):6d}  valid {len(sp.valid):5d}  test {len(sp.test):5d}  "
           f"test items per user {len(sp.test) / sp.test['user_id'].nunique():.1f}")
+
+# %% [markdown]
+# ### The baselines, written out
+#
+# Every model of this chapter, and the two the trained models are compared with in section 7,
+# scores a user from the binary user-item matrix $X \in \{0,1\}^{U \times I}$ of the training
+# log ($X_{ui} = 1$ if user $u$ interacted with item $i$). They are **collaborative** filters:
+# they know nothing about a film but who else interacted with it. Build $X$ and the item-item
+# co-count matrix $G = X^\top X$ ($G_{ij}$ = users who interacted with both $i$ and $j$,
+# $G_{ii}$ = the popularity of $i$):
+
+# %%
+train_users = torch.as_tensor(np.sort(loo.train["user_id"].unique()))
+X = interaction_matrix(loo.train, train_users, N_ITEMS)[:, 1:].double()  # (U, I), column i-1 = item i
+gram = X.T @ X  # (I, I) co-counts
+
+# %% [markdown]
+# **Popularity**: $s_{ui} = G_{ii}$, the same list for everybody.
+#
+# **ItemKNN** scores an item by how similar it is to the items of the user's history,
+# $s_{uj} = \sum_{i \in \text{history}(u)} S_{ij}$, i.e. $s_u = x_u S$. The similarity is the
+# cosine between the item columns of $X$, with a **shrinkage** term $\beta$ in the denominator,
+# and only the $k$ most similar source items $i$ of each target $j$ are kept ($S_{ii} = 0$):
+# $$S_{ij} = \frac{x_i^\top x_j}{\lVert x_i\rVert\,\lVert x_j\rVert + \beta}
+#   = \frac{G_{ij}}{\sqrt{G_{ii}G_{jj}} + \beta}.$$
+# Why shrink? Two films each rated by the same single user have cosine 1, the most similar pair
+# there is, on the evidence of one person. $\beta$ barely changes a similarity built on hundreds
+# of co-raters and pulls one built on two or three towards 0:
+
+# %%
+def item_knn(gram: torch.Tensor, k: int, shrink: float) -> torch.Tensor:
+    norm = gram.diagonal().sqrt()  # (I,) ||x_i||
+    sim = gram / (norm[:, None] * norm[None, :] + shrink).clamp(min=1e-12)  # (I, I); an unrated item: 0 / 0 -> 0
+    sim.fill_diagonal_(0.0)
+    top = sim.sort(dim=0, descending=True, stable=True).indices[:k]  # (k, I) best sources of each target; ties: lower id
+    return torch.zeros_like(sim).scatter_(0, top, sim.gather(0, top))  # (I, I) S with the rest zeroed
+
+
+cosine = item_knn(gram, k=N_ITEMS, shrink=0.0)  # every pair, no shrinkage
+shrunk = item_knn(gram, k=N_ITEMS, shrink=10.0)
+few = (gram <= 2) & (gram > 0)  # pairs co-rated by one or two users
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"pairs with cosine >= 0.99: {int((cosine >= 0.99).sum())}, "
+      f"of which co-rated by at most 2 users: {int(((cosine >= 0.99) & few).sum())}")
+print(f"largest similarity of a pair co-rated by at most 2 users: cosine {cosine[few].max():.2f}, "
+      f"shrunk (beta = 10) {shrunk[few].max():.2f}")
+
+# %% [markdown]
+# Almost every "perfectly similar" pair rests on one or two users; with $\beta = 10$ the best of
+# those pairs drops to 0.17. (Yet the validation search whose choices we use below preferred
+# $\beta = 0$ with $k = 200$ neighbours on MovieLens: shrinkage is a hyperparameter, chosen on
+# validation data like any other.)
+#
+# **EASE** (Steck, 2019) learns the item-item matrix instead of defining it: predict each
+# column of $X$ from the *other* columns by ridge regression,
+# $$\min_B\ \lVert X - XB\rVert_F^2 + \lambda\lVert B\rVert_F^2 \quad\text{s.t.}\quad \operatorname{diag}(B) = 0.$$
+# Without the constraint $B = I$ would be perfect (each item predicts itself). With a Lagrange
+# multiplier $\gamma_j$ for each constraint $B_{jj} = 0$, the Lagrangian is
+# $\lVert X - XB\rVert_F^2 + \lambda\lVert B\rVert_F^2 + 2\sum_j \gamma_j B_{jj}$, and setting its
+# gradient in $B$ to zero gives
+# $$-2X^\top(X - XB) + 2\lambda B + 2\operatorname{diagMat}(\gamma) = 0
+#   \;\Longrightarrow\; (G + \lambda I)\,B = G - \operatorname{diagMat}(\gamma).$$
+# With $P = (G + \lambda I)^{-1}$ and $PG = P(G + \lambda I - \lambda I) = I - \lambda P$:
+# $$B = I - P\,\operatorname{diagMat}(\lambda + \gamma).$$
+# The constraint fixes the multipliers: $B_{jj} = 1 - P_{jj}(\lambda + \gamma_j) = 0$, so
+# $\lambda + \gamma_j = 1/P_{jj}$ and
+# $$B = I - P\,\operatorname{diagMat}(1/\operatorname{diag}(P)), \qquad B_{ij} = -\frac{P_{ij}}{P_{jj}}\ (i \ne j),\quad B_{jj} = 0.$$
+# One $I \times I$ inverse, no training loop, and $s_u = x_u B$ as for ItemKNN. In code:
+
+# %%
+def ease(gram: torch.Tensor, lam: float) -> torch.Tensor:
+    eye = torch.eye(len(gram), dtype=gram.dtype)
+    P = torch.linalg.inv(gram + lam * eye)  # (I, I)
+    return eye - P / P.diagonal()  # column j divided by P_jj: B = I - P diag(1 / diag(P))
+
+
+B_ease = ease(gram, lam=300.0)
+residual = (gram + 300.0 * torch.eye(N_ITEMS, dtype=gram.dtype)) @ B_ease - gram  # = -diagMat(gamma)
+off_diagonal = residual - torch.diag(residual.diagonal())
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("EASE: diag(B) = 0:", bool((B_ease.diagonal() == 0).all()),
+      "| stationarity (G + lam I) B - G is diagonal:", off_diagonal.abs().max().item() < 1e-6)
+pkg_ease = EASE(lam=300.0, n_items=N_ITEMS).fit(loo.train).B_
+pkg_knn = ItemKNN(k=200, shrink=10.0, n_items=N_ITEMS).fit(loo.train).B_
+print("inline EASE == llmrec_ref EASE:", torch.allclose(B_ease.float(), pkg_ease, rtol=1e-4, atol=1e-6))
+print("inline ItemKNN == llmrec_ref ItemKNN (k = 200, shrink = 10):",
+      torch.allclose(item_knn(gram, 200, 10.0).float(), pkg_knn, rtol=1e-5, atol=1e-7))
+
+# %% [markdown]
+# **MF-BPR** (`llmrec_ref.mf.MF`, trained in section 7's table, too slow for this chapter) gives
+# each user a vector $p_u$ and each item a vector $q_i$ and a bias $b_i$, scores
+# $s_{ui} = p_u^\top q_i + b_i$ (a rank-$d$ approximation of the score matrix, plus
+# popularity), and trains them with chapter 05's BPR loss: for each training pair $(u, i)$ and
+# $N$ items $j_1, \dots, j_N$ drawn uniformly among those $u$ never interacted with,
+# $$\min_{P, Q, b}\ \frac{1}{|D|\,N}\sum_{(u,i)\in D}\sum_{n=1}^{N} -\log\sigma\big(s_{ui} - s_{uj_n}\big)$$
+# by Adam with a small weight decay (chapter 05, section 1.2). On a fixed batch the inline
+# score and loss must equal the package network's:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+torch.manual_seed(0)
+mf = MFNet(n_users=int(train_users.max()), n_items=N_ITEMS, d_model=64)
+rows = loo.train.sample(8, random_state=0)
+u, i = torch.tensor(rows["user_id"].to_numpy()), torch.tensor(rows["item_id"].to_numpy())  # (8,) each
+j = torch.randint(1, N_ITEMS + 1, (8, 4), generator=torch.Generator().manual_seed(0))  # (8, 4) negatives
+p, q, b = mf.user_emb.weight, mf.item_emb.weight, mf.item_bias
+s_pos = (p[u] * q[i]).sum(-1) + b[i]  # (8,) s_ui = p_u . q_i + b_i
+s_neg = (p[u][:, None] * q[j]).sum(-1) + b[j]  # (8, 4)
+bpr = -torch.log(torch.sigmoid(s_pos[:, None] - s_neg)).mean()
+with torch.no_grad():
+    print("inline s_ui == MFNet:", torch.allclose(s_pos, mf(u)[torch.arange(8), i]),
+          "| inline BPR == losses.bpr_loss:", torch.allclose(bpr, losses.bpr_loss(s_pos, s_neg)))
 
 # %% [markdown]
 # The baselines have the course interface (`fit(train, valid)`, `score(users, history)`). Their
@@ -443,6 +562,11 @@ plt.show()
 # - Sampled ranking (100 negatives) inflates HR@10 many times over and can reorder models:
 #   it is a smooth function of the full rank. Report full ranking.
 # - Leave-one-out and random splits answer different questions; never compare their numbers.
+# - The baselines are collaborative filters on the user-item matrix $X$: ItemKNN sums shrunk
+#   cosines $G_{ij}/(\sqrt{G_{ii}G_{jj}} + \beta)$; EASE solves
+#   $\min_B \lVert X - XB\rVert^2 + \lambda\lVert B\rVert^2$, $\operatorname{diag}(B) = 0$, in closed
+#   form, $B = I - P\,\operatorname{diagMat}(1/\operatorname{diag}(P))$, $P = (X^\top X + \lambda I)^{-1}$;
+#   MF-BPR learns $s_{ui} = p_u^\top q_i + b_i$ with the BPR loss.
 # - Report intervals, coverage and novelty; compare two models with a paired bootstrap.
 #
 # ## Exercises

@@ -216,3 +216,34 @@ def test_a_multi_line_error_is_folded_onto_one_line(capsys, monkeypatch):
     monkeypatch.setattr(datasets, "fetch_movielens_100k", offline)
     err = one_line_error(capsys, ["data", "fetch", "ml-100k"])
     assert err == "error: Could not fetch MovieLens-100k from any source:; grouplens: timeout; Fix: check your network\n"
+
+
+def test_train_command_trains_saves_and_resumes(movielens, tmp_path, capsys, monkeypatch):
+    """`python -m llmrec_ref train` in one process: a model file and a training state; run again with
+    the same --checkpoint it resumes (no epoch is trained twice)."""
+    from llmrec_ref import recipes
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    tiny = dict(d_model=8, n_heads=1, max_len=5, windows="last", epochs=1, batch_size=256)
+    monkeypatch.setitem(recipes.PRESETS, "ml-100k", {"tiny": (tiny, None)})
+    args = ["train", "--dataset", "ml-100k", "--out", str(tmp_path / "m.pt"), "--checkpoint", str(tmp_path / "s.pt")]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "| ml-100k | tiny | 1 | 1 |" in first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "s.pt"]
+    assert main(args) == 0  # resumed: the one epoch is already done, so no training line is printed
+    again = capsys.readouterr().out
+    assert "ContextRec epoch" not in again
+    cells = [line.splitlines()[-1].split("|") for line in (first, again)]
+    assert cells[0][:5] + cells[0][6:] == cells[1][:5] + cells[1][6:]  # the same model and metrics (not the seconds)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "/missing/dir/m.pt"], "cannot save the model to '/missing/dir/m.pt'"),
+    (["--checkpoint", "/missing/dir/s.pt"], "cannot write the training state to '/missing/dir/s.pt'"),
+    (["--preset", "nope"], "preset must be one of"),
+])
+def test_train_command_refuses_bad_paths_and_presets_before_training(args, message, capsys):
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -215,3 +215,35 @@ def test_a_damaged_checkpoint_is_refused_with_a_reason(split, tmp_path):
         mf.save(tmp_path / "missing" / "mf.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         MF.load(tmp_path)  # a folder is not a checkpoint file
+
+
+def test_resuming_from_a_checkpoint_continues_the_same_trajectory(split, tmp_path):
+    """Stopped after 2 of 4 epochs (as if killed), then resumed: the same log and weights as 4 in a row."""
+    small = dict(n_items=N_ITEMS, d_model=8, n_heads=2, max_len=6, batch_size=32, loss="sampled_softmax",
+                 n_negatives=8, patience=10, verbose=False)
+    straight = ContextRec(**small, epochs=4).fit(split.train, split.valid)
+    path = tmp_path / "state.pt"
+    ContextRec(**small, epochs=2).fit(split.train, split.valid, checkpoint=path)
+    assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]  # nothing half-written left behind
+    resumed = ContextRec(**small, epochs=4).fit(split.train, split.valid, checkpoint=path)
+    assert [r["epoch"] for r in resumed.train_log_] == [1, 2, 3, 4]
+    assert [r["loss"] for r in resumed.train_log_] == [r["loss"] for r in straight.train_log_]
+    assert [r["valid_ndcg@10"] for r in resumed.train_log_] == [r["valid_ndcg@10"] for r in straight.train_log_]
+    for name, value in straight.network_.state_dict().items():
+        assert torch.equal(resumed.network_.state_dict()[name], value), name
+
+
+def test_a_checkpoint_of_another_model_or_no_checkpoint_is_refused(split, tmp_path):
+    path = tmp_path / "state.pt"
+    ContextRec(n_items=N_ITEMS, d_model=8, n_heads=2, max_len=6, epochs=1, verbose=False).fit(
+        split.train, checkpoint=path)
+    bigger = ContextRec(n_items=N_ITEMS + 5, d_model=8, n_heads=2, max_len=6, epochs=2, verbose=False)
+    with pytest.raises(ValueError, match=r"another model or catalogue .*item_emb.weight: \(31, 8\) in the file, \(36, 8\) here"):
+        bigger.fit(split.train, checkpoint=path)
+    path.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="is not a training checkpoint written by train_loop"):
+        ContextRec(n_items=N_ITEMS, d_model=8, n_heads=2, max_len=6, epochs=2, verbose=False).fit(
+            split.train, checkpoint=path)
+    with pytest.raises(FileNotFoundError, match="checkpoint folder .*missing does not exist"):
+        ContextRec(n_items=N_ITEMS, d_model=8, n_heads=2, max_len=6, epochs=1, verbose=False).fit(
+            split.train, checkpoint=tmp_path / "missing" / "state.pt")

@@ -8,7 +8,7 @@ cell. The environment is passed through unchanged, except that ``--capability`` 
 ``ATEN_CPU_CAPABILITY`` (``default``, ``avx2``, ``avx512``) for the children: PyTorch's override
 of its kernel dispatch, which makes a faster machine run the vectorised code an older CPU gets.
 
-Targets (DESIGN.md, promises to learners on ordinary laptops): a chapter under 60 s, an
+Targets (docs/design.md, section 7; promises to learners on ordinary laptops): a chapter under 60 s, an
 exercise notebook under 20 s, the whole course under 5 minutes. Beside the times, each row
 states the CPU capability PyTorch uses in such a child (``torch.backends.cpu.get_cpu_capability()``,
 honouring the variable) and its default number of torch threads (chapters 02-07 set one thread

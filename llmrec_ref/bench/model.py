@@ -1,6 +1,6 @@
 """``python -m llmrec_ref bench model``: the chapter-05 model on real data, against its ablations.
 
-Protocol (DESIGN.md): leave-one-out by time on MovieLens-100k; on the shop, by default, the
+Protocol (docs/design.md, section 4): leave-one-out by time on MovieLens-100k; on the shop, by default, the
 next session (``split.next_session_split``: history = every earlier event, truth = every item
 of the user's last session, and the model knows when and on which device that session starts,
 never what happens in it; ``--protocol loo`` for leave-one-out). Full ranking of every item,

@@ -1,7 +1,7 @@
 """``python -m llmrec_ref bench models``: the comparison table of chapter 06.
 
 Derived in notebooks/06_evaluation. Every model is fitted on one seeded split and evaluated
-by full ranking with bootstrap 95% intervals (1,000 user resamples). Protocols (DESIGN.md):
+by full ranking with bootstrap 95% intervals (1,000 user resamples). Protocols (docs/design.md):
 
 - ``loo``: leave-one-out by time on every interaction (implicit feedback: each rating is
   an interaction); history = train + valid; rank every item except the user's history

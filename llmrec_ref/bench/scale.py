@@ -1,0 +1,119 @@
+"""``python -m llmrec_ref bench scale``: how the cost of ContextRec grows with the data, on 1 and 2 processes.
+
+The synthetic shop generates any size at its own events per user (about 100). Each rung
+(users, items) is generated with seed 0 and split by the next session; ContextRec (the shop's
+preset without text init, sampled softmax with 1,000 negatives) trains one epoch without
+validation, then the test sessions are ranked against the whole catalogue (blocks of users,
+never users x items at once). Per rung and number of processes, one row: training events per
+second and seconds per epoch, full-ranking seconds, and the peak resident memory of the
+largest process. Each process runs one thread, so 2 processes use the 2 cores that 1 process
+leaves half idle. The processes are started by ``torch.multiprocessing`` (gloo), exactly as
+``torchrun`` would start them; the 1-process rows run in a child process too, so every row
+pays the same start-up.
+
+The last row fits ``seconds per epoch = c * events^a`` over the 1-process rows (least
+squares in log-log): ``a`` near 1 means the cost per event stays flat as the data grows.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from llmrec_ref.bench import positive_int
+
+__all__ = ["run", "add_arguments"]
+
+RUNGS = ((1_000, 10_000), (10_000, 100_000), (100_000, 1_000_000))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--rungs", type=positive_int, default=len(RUNGS),
+                        help=f"how many rungs of {RUNGS} to run, smallest first (default all)")
+    parser.add_argument("--processes", type=positive_int, nargs="+", default=[1, 2], help="process counts (default 1 2)")
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="global batch (default 256)")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, world: int, port: int, n_users: int, n_items: int, batch_size: int, out: str) -> None:
+    import torch.distributed as dist
+
+    from llmrec_ref.distributed import Shard
+    from llmrec_ref.evaluation import full_ranking
+    from llmrec_ref.models import ContextRec
+    from llmrec_ref.preprocess import preprocess
+    from llmrec_ref.recipes import SHOP
+    from llmrec_ref.shop import make_synthetic_shop
+    from llmrec_ref.split import next_session_split
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    shard = Shard()
+    start = time.perf_counter()
+    shop = make_synthetic_shop(n_users=n_users, n_items=n_items, seed=0)
+    split = next_session_split(preprocess(shop.interactions, remap=False, context=True).interactions)
+    data_s = time.perf_counter() - start
+    model = ContextRec(**(SHOP | dict(n_items=n_items, epochs=1, batch_size=batch_size, verbose=False)))
+    start = time.perf_counter()
+    model.fit(split.train, shard=shard)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    res = full_ranking(model, split, ks=(10,), n_boot=0, shard=shard)
+    eval_s = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = shard.gather({"peak": peak})
+    if rank == 0:
+        torch.save({"events": len(split.train), "data s": data_s, "train s": train_s, "eval s": eval_s,
+                    "ndcg@10": res["ndcg@10"].mean, "users": res.n_users,
+                    "peak MB": max(r["peak"] for r in rows)}, out)
+    dist.destroy_process_group()
+
+
+def _run_rung(n_users: int, n_items: int, world: int, batch_size: int) -> dict:
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "row.pt")
+        mp.start_processes(_worker, args=(world, _port(), n_users, n_items, batch_size, out), nprocs=world,
+                           start_method="spawn")
+        return torch.load(out, weights_only=True)
+
+
+def run(rungs: int = len(RUNGS), processes: tuple[int, ...] = (1, 2), batch_size: int = 256) -> list[dict]:
+    if not 1 <= rungs <= len(RUNGS):
+        raise ValueError(f"--rungs must lie in 1..{len(RUNGS)}, got {rungs}")
+    if any(p < 1 for p in processes):
+        raise ValueError(f"--processes must be >= 1, got {processes}")
+    rows, fit = [], []
+    for n_users, n_items in RUNGS[:rungs]:
+        base = None
+        for world in processes:
+            r = _run_rung(n_users, n_items, world, batch_size)
+            eps = r["events"] / r["train s"]
+            base = base or eps
+            rows.append({"users": n_users, "items": n_items, "train events": r["events"], "processes": world,
+                         "events/s": round(eps), "x 1 process": round(eps / base, 2),
+                         "epoch s": round(r["train s"], 1), "full ranking s": round(r["eval s"], 1),
+                         "generate s": round(r["data s"], 1), "peak MB": round(r["peak MB"]),
+                         "ndcg@10 (1 epoch)": round(r["ndcg@10"], 4)})
+            if world == processes[0]:
+                fit.append((r["events"], r["train s"]))
+    if len(fit) >= 2:
+        x, y = np.log([e for e, _ in fit]), np.log([s for _, s in fit])
+        slope = float(np.polyfit(x, y, 1)[0])
+        rows.append({"users": "fit", "items": "", "train events": "", "processes": processes[0],
+                     "events/s": "", "x 1 process": "", "epoch s": f"~ events^{slope:.2f}",
+                     "full ranking s": "", "generate s": "", "peak MB": "", "ndcg@10 (1 epoch)": ""})
+    return rows

@@ -1,0 +1,176 @@
+"""Data-parallel training and exact evaluation over several processes with ``torch.distributed``.
+
+What DistributedDataParallel does, written out so it works with any model's loss function:
+every process holds the whole model and a shard of the data; each step, every process
+computes the gradient of its part of the batch, the gradients are summed over processes
+(``all_reduce``), and every process takes the same optimiser step, so the weights stay
+identical everywhere. Here the shard is a contiguous block of users (sorted by id, cut so the
+blocks hold about the same number of events), and the batch of a step is the one a single
+process would draw: every process draws the same permutation of the *global* rows and keeps
+the rows it holds. With the loss of each part weighted by its share of the batch, the sum of
+the gradients is the gradient of the single-process loss, so training with N processes
+follows the single-process trajectory (up to the order of float sums) for any N, and one
+global ``batch_size`` means the same thing for every N.
+
+Two things make it exact, not merely close:
+
+- the loss's own random draws (sampled negatives) come from a generator that every process
+  keeps in step: after each step it takes the state of a process that drew;
+- evaluation ranks users in fixed blocks (``evaluation.block_users``); each process ranks
+  blocks ``rank, rank + world, ...`` and the blocks are gathered and put back in order.
+  Nothing is padded (a ``DistributedSampler`` pads by repeating users, which counts them
+  twice), and every score is computed in the same block as in one process.
+
+Dropout draws its masks per process, so a model with dropout follows a different (equally
+valid) random path than one process; with ``dropout=0`` the paths agree. ``loss="bpr"`` and
+``"bce"`` draw one negative per position, so their draws depend on the part of the batch a
+process holds: they train correctly but not on the single-process path.
+
+Start it with ``torchrun --nproc-per-node N -m llmrec_ref train ...`` (gloo on CPU, NCCL when
+each process has a GPU), or from Python with ``torch.multiprocessing`` (see the tests).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = ["Shard", "init", "user_blocks"]
+
+TABLE_ROWS = 4096  # a 2-D parameter with more rows is an embedding table: its gradients travel row-sparse
+
+
+def user_blocks(frame: pd.DataFrame, world: int) -> list[np.ndarray]:
+    """The sorted user ids of ``frame`` cut into ``world`` contiguous blocks of about equal
+    numbers of events (every block non-empty while there are at least ``world`` users)."""
+    if isinstance(world, bool) or not isinstance(world, int) or world < 1:
+        raise ValueError(f"world must be an int >= 1, got {world!r}")
+    counts = frame.groupby("user_id").size().sort_index()
+    if len(counts) < world:
+        raise ValueError(f"{len(counts)} users cannot be shared by {world} processes: "
+                         "use fewer processes or more data")
+    users, ends = counts.index.to_numpy(), np.cumsum(counts.to_numpy())
+    cuts = [0]
+    for j in range(1, world):  # the block ends after the user who passes j / world of the events
+        cut = int(np.searchsorted(ends, ends[-1] * j / world, side="left")) + 1
+        cuts.append(min(max(cut, cuts[-1] + 1), len(users) - (world - j)))
+    return np.split(users, cuts[1:])
+
+
+class Shard:
+    """This process's place in a ``torch.distributed`` job: ``rank`` of ``world`` processes.
+
+    It owns a block of users (``own``), turns a step's global batch into its own rows
+    (``step``), sums gradients and keeps generators in step, and gathers evaluation blocks
+    (``gather``). Create it after ``dist.init_process_group`` (``init`` does both)."""
+
+    def __init__(self, group=None) -> None:
+        if not dist.is_available() or not dist.is_initialized():
+            raise RuntimeError("torch.distributed is not initialised: call llmrec_ref.distributed.init() "
+                               "or dist.init_process_group() first (torchrun sets the environment for it)")
+        self.group = group
+        self.rank, self.world = dist.get_rank(group), dist.get_world_size(group)
+        self.device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend(group) == "nccl" \
+            else torch.device("cpu")
+        self.offset, self.n_global = 0, 0
+
+    def own(self, frame: pd.DataFrame, like: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The rows of ``frame`` whose user is in this process's block (blocks cut on ``like``,
+        default ``frame``: pass the training frame to share other frames the same way)."""
+        mine = user_blocks(frame if like is None else like, self.world)[self.rank]
+        return frame[frame["user_id"].isin(mine)]
+
+    def gather(self, obj: object) -> list:
+        """``obj`` of every process, in rank order (any picklable object)."""
+        out = [None] * self.world
+        dist.all_gather_object(out, obj, group=self.group)
+        return out
+
+    def barrier(self) -> None:
+        """Wait until every process gets here (e.g. until process 0 has written a checkpoint)."""
+        dist.barrier(group=self.group)
+
+    def _sum(self, values: torch.Tensor) -> torch.Tensor:
+        values = values.to(self.device)
+        dist.all_reduce(values, group=self.group)
+        return values.cpu()
+
+    def start(self, module: nn.Module, n_local: int) -> int:
+        """Copy process 0's weights to every process and place this process's rows among the
+        global rows; returns the number of global rows."""
+        for t in list(module.parameters()) + list(module.buffers()):
+            dist.broadcast(t.data, src=0, group=self.group)
+        counts = self._sum(torch.eye(self.world, dtype=torch.long)[self.rank] * n_local)  # (world,)
+        self.offset, self.n_global = int(counts[:self.rank].sum()), int(counts.sum())
+        if self.n_global == 0:
+            raise ValueError("no process has a training row: the training frame is empty")
+        return self.n_global
+
+    def step(self, module: nn.Module, rows: dict[str, torch.Tensor], idx: torch.Tensor,
+             batch_loss: Callable, gen: torch.Generator,
+             batch_weight: Callable[[dict[str, torch.Tensor]], int] | None, device) -> torch.Tensor:
+        """One step's gradients, summed over processes, for the global batch ``idx``; returns
+        the single-process batch loss (the same on every process)."""
+        mine = idx[(idx >= self.offset) & (idx < self.offset + len(next(iter(rows.values()))))] - self.offset
+        batch = {k: v[mine].to(device) for k, v in rows.items()}
+        weight = len(mine) if batch_weight is None else int(batch_weight(batch)) if len(mine) else 0
+        weights = self._sum(torch.eye(self.world)[self.rank] * weight)  # (world,) every part's weight
+        total = float(weights.sum())
+        share = weight / total if total else 0.0
+        loss = torch.zeros(())
+        params = [p for p in module.parameters() if p.requires_grad]
+        if weight:
+            part = batch_loss(batch, gen)
+            (part * share).backward()
+            loss = part.detach().cpu() * share
+        # gradients: sum over processes; a parameter no process used keeps grad None (Adam skips it)
+        used = self._sum(torch.tensor([float(p.grad is not None) for p in params]))
+        grads = [p for p, u in zip(params, used, strict=True) if u > 0]
+        for p in grads:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        tables = [p for p in grads if p.dim() == 2 and p.shape[0] > TABLE_ROWS]
+        dense = [p for p in grads if not any(p is t for t in tables)]
+        if dense:  # one all-reduce for every small tensor
+            flat = torch.cat([p.grad.reshape(-1) for p in dense]).to(self.device)
+            dist.all_reduce(flat, group=self.group)
+            flat = flat.to(dense[0].grad.device)
+            at = 0
+            for p in dense:
+                p.grad.copy_(flat[at:at + p.numel()].view_as(p.grad))
+                at += p.numel()
+        for p in tables:  # an item table: only the rows some process touched (the rest are 0 everywhere)
+            touched = self._sum((p.grad != 0).any(1).to(torch.int32)) > 0  # (rows,)
+            rows = touched.nonzero()[:, 0].to(p.grad.device)
+            part = p.grad[rows].to(self.device)
+            dist.all_reduce(part, group=self.group)
+            p.grad[rows] = part.to(p.grad.device)
+        # the generator: every process continues from the state of the first process that drew
+        src = int((weights > 0).nonzero()[0]) if total else 0
+        state = gen.get_state().to(self.device)
+        dist.broadcast(state, src=src, group=self.group)
+        gen.set_state(state.cpu())
+        return self._sum(loss.reshape(1))[0]
+
+
+def init(backend: str | None = None) -> Shard:
+    """Join the job that ``torchrun`` (or the caller's environment: ``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR``, ``MASTER_PORT``) describes; NCCL when CUDA is present, else gloo.
+    Each process takes GPU ``LOCAL_RANK`` when there are GPUs."""
+    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+    if missing:
+        raise RuntimeError(f"environment variables {missing} are not set: start the job with "
+                           "`torchrun --nproc-per-node N -m llmrec_ref train ...`")
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    if not dist.is_initialized():
+        dist.init_process_group(backend)
+    return Shard()
