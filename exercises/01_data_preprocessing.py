@@ -36,10 +36,8 @@ from llmrec_ref.checks import ch01
 # `threshold` (they become positives), keeps every column, and returns a frame with a fresh
 # index `0..n-1`. Do not modify `df`.
 
-# %% tags=["solution"]
-def to_implicit(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    return df[df["rating"] >= threshold].reset_index(drop=True)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch01.ex1(globals())
@@ -54,16 +52,8 @@ ch01.ex1(globals())
 # Think first: on the check's log, why does dropping two users with `k_user = 3` end up
 # removing a third one?
 
-# %% tags=["solution"]
-def k_core(df: pd.DataFrame, k_user: int, k_item: int) -> pd.DataFrame:
-    while True:
-        user_n = df["user_id"].map(df["user_id"].value_counts())
-        item_n = df["item_id"].map(df["item_id"].value_counts())
-        keep = (user_n >= k_user) & (item_n >= k_item)
-        if keep.all():
-            return df.reset_index(drop=True)
-        df = df[keep]
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch01.ex2(globals())
@@ -75,12 +65,8 @@ ch01.ex2(globals())
 # interaction (by `timestamp`) goes to `test`, the second latest to `valid`, the rest to
 # `train`. The log is **not** sorted by time. Every row must land in exactly one part.
 
-# %% tags=["solution"]
-def leave_one_out(df: pd.DataFrame):
-    df = df.sort_values(["user_id", "timestamp"], kind="stable")
-    from_end = df.groupby("user_id").cumcount(ascending=False)
-    return df[from_end >= 2], df[from_end == 1], df[from_end == 0]
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch01.ex3(globals())
@@ -92,11 +78,8 @@ ch01.ex3(globals())
 # drawn uniformly (with replacement) from the items `1..n_items` that are **not** in the set
 # `positives`. Id 0 is padding, never an item. The same `seed` must give the same draw.
 
-# %% tags=["solution"]
-def sample_negatives(positives: set, n_items: int, n: int, seed: int) -> np.ndarray:
-    allowed = np.setdiff1d(np.arange(1, n_items + 1), sorted(positives))
-    return np.random.default_rng(seed).choice(allowed, size=n)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch01.ex4(globals())

@@ -35,15 +35,8 @@ from llmrec_ref.checks import ch02
 # `[("a", "b"), ("b", "a"), ("b", "c"), ("c", "b")]`. A word that occurs twice in the window
 # is a context of itself (positions differ); a word is never the context of its own position.
 
-# %% tags=["solution"]
-def skipgram_pairs(sentence: list[str], window: int) -> list[tuple[str, str]]:
-    pairs = []
-    for i, centre in enumerate(sentence):
-        for j in range(max(0, i - window), min(len(sentence), i + window + 1)):
-            if j != i:
-                pairs.append((centre, sentence[j]))
-    return pairs
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch02.ex1(globals())
@@ -56,15 +49,8 @@ ch02.ex1(globals())
 # cosine similarity $\cos(a, b) = \frac{a \cdot b}{\lVert a\rVert\,\lVert b\rVert}$ to row
 # `query`, best first, never the query itself and never a row of zeros.
 
-# %% tags=["solution"]
-def cosine_neighbours(matrix, query: int, k: int) -> list[int]:
-    m = np.asarray(matrix, dtype=np.float64)  # (n, d)
-    norms = np.linalg.norm(m, axis=1)  # (n,)
-    sims = m @ m[query] / np.maximum(norms * norms[query], 1e-12)  # (n,)
-    sims[query] = -np.inf
-    sims[norms == 0] = -np.inf
-    return [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch02.ex2(globals())
@@ -83,16 +69,8 @@ ch02.ex2(globals())
 # Careful: for an int key gensim's `i in kv` is also true when `i` is merely a valid *row
 # position*. Ask `kv.key_to_index` instead.
 
-# %% tags=["solution"]
-def embedding_matrix(kv, n_items: int, std: float, seed: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    weight = torch.randn(n_items + 1, kv.vector_size, generator=gen) * std  # (n_items + 1, d)
-    for item in range(1, n_items + 1):
-        if item in kv.key_to_index:
-            weight[item] = torch.tensor(kv[item])
-    weight[0] = 0.0
-    return weight
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch02.ex3(globals())

@@ -37,14 +37,8 @@ from llmrec_ref.checks import ch03
 # $$r = \sigma(W_{ir}x + b_{ir} + W_{hr}h + b_{hr}),\quad z = \sigma(W_{iz}x + b_{iz} + W_{hz}h + b_{hz})$$
 # $$n = \tanh\big(W_{in}x + b_{in} + r \odot (W_{hn}h + b_{hn})\big),\quad h_t = (1 - z)\odot n + z\odot h$$
 
-# %% tags=["solution"]
-def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
-    xr, xz, xn = F.linear(x, W_ih, b_ih).chunk(3, dim=-1)  # 3 x (B, H)
-    hr, hz, hn = F.linear(h, W_hh, b_hh).chunk(3, dim=-1)  # 3 x (B, H)
-    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-    n = torch.tanh(xn + r * hn)
-    return (1 - z) * n + z * h
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch03.ex1(globals())
@@ -56,15 +50,8 @@ ch03.ex1(globals())
 # $PE_{p,2i} = \sin(p / 10000^{2i/d})$ and $PE_{p,2i+1} = \cos(p / 10000^{2i/d})$ for
 # positions $p = 0..T-1$ and pairs $i = 0..d/2-1$ ($d$ is even).
 
-# %% tags=["solution"]
-def sinusoidal_positions(T: int, d: int) -> torch.Tensor:
-    p = torch.arange(T, dtype=torch.float32)[:, None]  # (T, 1)
-    freq = 10000 ** (-torch.arange(0, d, 2, dtype=torch.float32) / d)  # (d/2,)
-    pe = torch.zeros(T, d)
-    pe[:, 0::2] = torch.sin(p * freq)
-    pe[:, 1::2] = torch.cos(p * freq)
-    return pe
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch03.ex2(globals())
@@ -76,10 +63,8 @@ ch03.ex2(globals())
 # query position $t$ may attend to key position $s$, i.e. when $s \le t$ (the course's and
 # `F.scaled_dot_product_attention`'s convention: True = may attend).
 
-# %% tags=["solution"]
-def causal_mask(T: int) -> torch.Tensor:
-    return torch.ones(T, T, dtype=torch.bool).tril()
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch03.ex3(globals())
@@ -91,15 +76,8 @@ ch03.ex3(globals())
 # first). Return an int64 (B, max_len) tensor holding each history's **last** `max_len`
 # items, right-aligned, with 0 (padding) on the left. An empty history is a row of zeros.
 
-# %% tags=["solution"]
-def left_pad(histories: list[list[int]], max_len: int) -> torch.Tensor:
-    out = torch.zeros(len(histories), max_len, dtype=torch.long)
-    for row, items in zip(out, histories, strict=True):
-        items = items[-max_len:]
-        if items:
-            row[max_len - len(items):] = torch.tensor(items)
-    return out
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch03.ex4(globals())

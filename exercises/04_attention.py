@@ -38,13 +38,8 @@ from llmrec_ref.checks import ch04
 # - a query whose keys are *all* padding gets all-zero weights and a zero output (not NaN);
 # - out = weights @ v, shape (B, T_q, d_v).
 
-# %% tags=["solution"]
-def masked_attention(q, k, v, key_mask):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, T_q, T_k)
-    mask = key_mask[:, None, :]  # (B, 1, T_k)
-    weights = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) * mask
-    return weights @ v, weights
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch04.ex1(globals())
@@ -57,16 +52,8 @@ ch04.ex1(globals())
 # `split_heads(x, n_heads)`: (B, T, d) -> (B, h, T, d/h), and `merge_heads(x)`:
 # (B, h, T, d/h) -> (B, T, d), its inverse.
 
-# %% tags=["solution"]
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    B, T, d = x.shape
-    return x.view(B, T, n_heads, d // n_heads).transpose(1, 2)  # (B, h, T, d/h)
-
-
-def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    B, h, T, dh = x.shape
-    return x.transpose(1, 2).reshape(B, T, h * dh)  # (B, T, d)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch04.ex2(globals())
@@ -89,11 +76,8 @@ for d in (4, 64, 1024):
     w = (q @ k.transpose(-2, -1)).softmax(-1)
     print(f"d = {d:4d}: largest of 8 weights = {w.max().item():.2f}")
 
-# %% tags=["solution"]
-def fixed_attention(q, k, v):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # the missing 1 / sqrt(d)
-    return scores.softmax(-1) @ v
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch04.ex3(globals())
@@ -111,13 +95,8 @@ ch04.ex3(globals())
 # $w^\top [h_i; h_j]$ split into? And a sigmoid gate does not renormalise like a softmax: what
 # does that change about how padding must be removed?
 
-# %% tags=["solution"]
-def pairwise_gates(h: torch.Tensor, w: torch.Tensor, b: float, key_mask: torch.Tensor) -> torch.Tensor:
-    d = h.shape[-1]
-    left, right = h @ w[:d], h @ w[d:]  # (B, T) the parts that depend on i and on j
-    gates = torch.sigmoid(left[:, :, None] + right[:, None, :] + b)  # (B, T, T)
-    return gates * key_mask[:, None, :]  # padded keys: exactly 0 (no renormalisation to undo)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch04.ex4(globals())
@@ -128,11 +107,12 @@ ch04.ex4(globals())
 # The cell below draws one history of 6 items and asks your `pairwise_gates`, for each query
 # $i$, which key $j$ gets the largest gate. Run it with a few seeds.
 
-# %%
-g = torch.Generator().manual_seed(0)
-h, w = torch.randn(1, 6, 8, generator=g), torch.randn(16, generator=g)
-gates = pairwise_gates(h, w, 0.0, torch.ones(1, 6, dtype=torch.bool))  # (1, 6, 6)
-print("largest gate of each query i is on key j =", gates[0].argmax(1).tolist())
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# g = torch.Generator().manual_seed(0)
+# h, w = torch.randn(1, 6, 8, generator=g), torch.randn(16, generator=g)
+# gates = pairwise_gates(h, w, 0.0, torch.ones(1, 6, dtype=torch.bool))  # (1, 6, 6)
+# print("largest gate of each query i is on key j =", gates[0].argmax(1).tolist())
 
 # %% [markdown]
 # **Question.** Every query picks the same key — with any seed, any $w$. Why? Write

@@ -36,11 +36,8 @@ from llmrec_ref.checks import ch05
 # `bpr_grad(pos, neg)` returning the tuple `(grad_pos, grad_neg)` for `(B,)` tensors, **without**
 # autograd. The check compares it with `torch.autograd`.
 
-# %% tags=["solution"]
-def bpr_grad(pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    w = torch.sigmoid(neg - pos) / len(pos)  # how wrong each pair is, in (0, 1), over B
-    return -w, w
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch05.ex1(globals())
@@ -53,11 +50,8 @@ ch05.ex1(globals())
 # the `(n_users, k)` indices of the k best **unseen** items, best first; on equal scores the lower
 # index comes first (that is the rule `llmrec_ref.metrics` uses).
 
-# %% tags=["solution"]
-def top_k_unseen(scores: torch.Tensor, k: int, seen: torch.Tensor) -> torch.Tensor:
-    masked = scores.masked_fill(seen, float("-inf"))
-    return masked.sort(dim=1, descending=True, stable=True).indices[:, :k]
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch05.ex2(globals())
@@ -78,11 +72,8 @@ ch05.ex2(globals())
 # hits = top_k(scores, 10, exclude=None) == test_items[:, None]
 # ```
 
-# %% tags=["solution"]
-def history_for_test(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-    # the test interaction is what we predict: it must not be in the input
-    return pd.concat([train, valid], ignore_index=True)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch05.ex3(globals())
@@ -95,11 +86,8 @@ ch05.ex3(globals())
 # $\partial L/\partial z_n = (\mathrm{softmax}(z_n) - e_{y_n}) / N$, then write
 # `softmax_grad(logits, target)` (no autograd).
 
-# %% tags=["solution"]
-def softmax_grad(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)
-    return (logits.softmax(dim=1) - onehot) / len(target)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch05.ex4(globals())

@@ -43,12 +43,8 @@ from llmrec_ref.checks import ch06
 # which holds $\min(|R|, K)$ relevant items. On the chapter's toy user
 # (`ranked = [1, 3, 4, 2, 0]`, `relevant = {0, 2, 3}`) NDCG@3 is 0.2961.
 
-# %% tags=["solution"]
-def ndcg_at_k(ranked: list, relevant: set, k: int) -> float:
-    dcg = sum(1 / math.log2(j + 1) for j, item in enumerate(ranked[:k], start=1) if item in relevant)
-    idcg = sum(1 / math.log2(j + 1) for j in range(1, min(len(relevant), k) + 1))
-    return dcg / idcg
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch06.ex1(globals())
@@ -69,13 +65,8 @@ def recall_at_k_buggy(ranked: list, relevant: set, k: int) -> float:
 
 print(recall_at_k_buggy([1, 3, 4, 2, 0], {3}, 2), recall_at_k_buggy([1, 3, 4, 2, 0], {3}, 5))  # 0.5, 0.2: item 3 was found both times
 
-
-# %% tags=["solution"]
-def recall_at_k(ranked: list, relevant: set, k: int) -> float:
-    # the bug: dividing by K gives precision@K; recall divides by the number of relevant items
-    hits = len(set(ranked[:k]) & set(relevant))
-    return hits / len(relevant)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch06.ex2(globals())
@@ -92,12 +83,8 @@ ch06.ex2(globals())
 #
 # Write `p_sampled_hit(r, n_negatives, m=100, k=10)` (use `math.comb`).
 
-# %% tags=["solution"]
-def p_sampled_hit(r: int, n_negatives: int, m: int = 100, k: int = 10) -> float:
-    above = r - 1
-    ways = sum(math.comb(above, j) * math.comb(n_negatives - above, m - j) for j in range(k))
-    return ways / math.comb(n_negatives, m)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch06.ex3(globals())
@@ -106,8 +93,9 @@ ch06.ex3(globals())
 # On MovieLens-100k a user has about $N = 1{,}600$ unseen films. An item at full rank 100,
 # far outside the top 10, is still a sampled hit most of the time:
 
-# %%
-print([round(p_sampled_hit(r, 1600), 3) for r in (10, 50, 100, 150, 200, 300)])
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# print([round(p_sampled_hit(r, 1600), 3) for r in (10, 50, 100, 150, 200, 300)])
 
 # %% [markdown]
 # ## Exercise 4 · Check the formula by simulation (10 min)
@@ -117,18 +105,13 @@ print([round(p_sampled_hit(r, 1600), 3) for r in (10, 50, 100, 150, 200, 300)])
 # trials draw `m` of them without replacement with `np.random.default_rng(seed)`, and return the
 # share of trials with fewer than `k` drawn items above.
 
-# %% tags=["solution"]
-def simulate_sampled_hit(r: int, n_negatives: int, m: int, k: int, n_trials: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
-    keys = rng.random((n_trials, n_negatives))                        # (T, N) random order per trial
-    drawn = np.argsort(keys, axis=1)[:, :m]                           # (T, m) m distinct negatives
-    above = (drawn < r - 1).sum(axis=1)                               # (T,)
-    return float((above < k).mean())
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch06.ex4(globals())
 
-# %%
-for r in (30, 60, 150):
-    print(r, round(p_sampled_hit(r, 500), 4), simulate_sampled_hit(r, 500, 100, 10, 5000, 0))
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# for r in (30, 60, 150):
+#     print(r, round(p_sampled_hit(r, 500), 4), simulate_sampled_hit(r, 500, 100, 10, 5000, 0))

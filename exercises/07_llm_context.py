@@ -41,11 +41,8 @@ from llmrec_ref.datasets import load_movielens_100k
 #
 # A row whose mask is all zeros must give a zero vector, not NaN.
 
-# %% tags=["solution"]
-def mean_pool(token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    m = attention_mask.float().unsqueeze(-1)  # (B, T, 1)
-    return (token_embeddings * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (B, d)
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch07.ex1(globals())
@@ -61,23 +58,17 @@ ch07.ex1(globals())
 # - no year (`pd.NA`): `"Unknown Film. Genres: Drama."`
 # - no genres: `"Heat (1995)."`
 
-# %% tags=["solution"]
-def movie_texts(items: pd.DataFrame) -> list[str]:
-    out = []
-    for row in items.itertuples(index=False):
-        head = row.title if pd.isna(row.year) else f"{row.title} ({int(row.year)})"
-        genres = list(row.genres)
-        out.append(f"{head}. Genres: {', '.join(genres)}." if genres else f"{head}.")
-    return out
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch07.ex2(globals())
 
-# %%
-ml = load_movielens_100k()
-print(movie_texts(ml.items.head(3)))
-print("same as the data set's text column:", movie_texts(ml.items) == ml.items["text"].tolist())
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# ml = load_movielens_100k()
+# print(movie_texts(ml.items.head(3)))
+# print("same as the data set's text column:", movie_texts(ml.items) == ml.items["text"].tolist())
 
 # %% [markdown]
 # ## Exercise 3 · Cold-start HR@K for a given scorer (15 min)
@@ -92,17 +83,8 @@ print("same as the data set's text column:", movie_texts(ml.items) == ml.items["
 # 3. rank **only the cold items** (every warm item and the padding column are out);
 # 4. HR@K = the share of these users with at least one of their cold items in their top K.
 
-# %% tags=["solution"]
-def cold_start_hr(model, split, k: int = 10) -> float:
-    users = np.sort(split.test["user_id"].unique())  # (U,)
-    scores = torch.as_tensor(model.score(users, split.train)).float().clone()  # (U, n_items + 1)
-    cold = torch.zeros(scores.shape[1], dtype=torch.bool)
-    cold[torch.as_tensor(split.cold_items)] = True
-    scores[:, ~cold] = -float("inf")  # warm items and padding can never be recommended
-    top = scores.topk(k, dim=1).indices  # (U, k) item ids
-    truth = split.test.groupby("user_id")["item_id"].apply(set)
-    return float(np.mean([bool(truth[u] & set(top[r].tolist())) for r, u in enumerate(users)]))
-
+# %% tags=["stub"]
+# your code here
 
 # %%
 ch07.ex3(globals())
@@ -110,6 +92,7 @@ ch07.ex3(globals())
 # %% [markdown]
 # The genre-popularity baseline of the chapter, on MovieLens with 10 % of the films held out:
 
-# %%
-split = cold_start_split(ml.ratings, frac=0.1, seed=0, n_items=len(ml.items))
-print(f"genre popularity, cold-start HR@10: {cold_start_hr(AttributePopularity(ml.items).fit(split.train), split, 10):.3f}")
+# %% tags=["uses-answer"]
+# Uncomment this cell (select it, Ctrl+/) and run it once your answer passes its check.
+# split = cold_start_split(ml.ratings, frac=0.1, seed=0, n_items=len(ml.items))
+# print(f"genre popularity, cold-start HR@10: {cold_start_hr(AttributePopularity(ml.items).fit(split.train), split, 10):.3f}")

@@ -1,10 +1,12 @@
 """Command line of the course: ``python -m llmrec_ref COMMAND``.
 
     demo                          the main job on the synthetic shop (no network needed)
-    data fetch ml-100k            fetch and verify MovieLens-100k into the cache
-    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course)
-    exercises build OUT_DIR       write the student versions of the exercise notebooks
-    exercises grade NB.ipynb ...  grade submissions with the package's checks (--json, --timeout)
+    train [options]               train a preset model; under torchrun, data-parallel over processes
+    data fetch ml-100k            fetch and verify MovieLens-100k (and its knowledge graph) into the cache
+    bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course,
+                                  kg, scale)
+    exercises build [OUT_DIR]     write the student versions of exercises/solutions/ (default into exercises/)
+    exercises grade NB.ipynb ...  grade submissions: boxed kernels, checks run in the grader (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
 """
 
@@ -18,7 +20,7 @@ import sys
 # argparse types: a bad number is a usage error
 from llmrec_ref.bench import non_negative_int, positive_int
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "scale")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "scale")
 # What the package raises for bad input; the command line turns each into one line on stderr, status 2.
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError, FloatingPointError)
 
@@ -54,12 +56,19 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _data(args: argparse.Namespace) -> int:
-    from llmrec_ref.datasets import fetch_movielens_100k, load_movielens_100k
+    from llmrec_ref.datasets import (
+        fetch_movielens_100k,
+        fetch_movielens_kg,
+        load_movielens_100k,
+        load_movielens_kg,
+    )
 
     folder = fetch_movielens_100k(args.data_dir)
     ml = load_movielens_100k(args.data_dir, download=False)
     print(f"{ml} verified in {folder}")
-    for path in sorted(folder.iterdir()):
+    kg_folder = fetch_movielens_kg(args.data_dir)  # also fills a cache made before the graph was in the course
+    print(f"{load_movielens_kg(args.data_dir, download=False, n_items=len(ml.items))} verified in {kg_folder}")
+    for path in sorted([*folder.iterdir(), *kg_folder.iterdir()]):
         if not path.name.startswith("."):
             print(f"  {path}")
     return 0
@@ -80,6 +89,15 @@ def _bench(args: argparse.Namespace, extra: list[str]) -> int:
     rows = module.run(**options)
     print(markdown_table(rows))
     return 0
+
+
+def _seconds(text: str) -> float:
+    from llmrec_ref.grading import positive_seconds
+
+    try:
+        return positive_seconds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _exercises(args: argparse.Namespace) -> int:
@@ -136,12 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     ex = commands.add_parser("exercises", help="instructor tools for the exercise notebooks")
     ex_cmd = ex.add_subparsers(dest="action", required=True)
     build = ex_cmd.add_parser("build", help="write student versions (solutions removed, outputs cleared)")
-    build.add_argument("out_dir")
-    build.add_argument("--source", default=None, help="folder of solution notebooks (default: the repo's exercises/)")
-    grade = ex_cmd.add_parser("grade", help="run submissions in a fresh kernel and score them with the package's checks")
+    build.add_argument("out_dir", nargs="?", default=None,
+                       help="where to write the student versions (default: the repo's exercises/)")
+    build.add_argument("--source", default=None,
+                       help="folder of solution notebooks (default: the repo's exercises/solutions/)")
+    grade = ex_cmd.add_parser("grade", help="run each submission in its own boxed kernel (temporary folder, "
+                              "rlimits on Linux, classmates and solutions hidden) and judge its answers "
+                              "with the package's checks in the grader's process")
     grade.add_argument("submissions", nargs="+", metavar="SUBMISSION.ipynb")
     grade.add_argument("--json", default=None, metavar="OUT", help="also write the scores as JSON to OUT")
-    grade.add_argument("--timeout", type=float, default=60.0, help="seconds per cell and per check (default 60)")
+    grade.add_argument("--timeout", type=_seconds, default=60.0,
+                       help="seconds per cell and per call of a learner's function, any positive number "
+                            "(default 60); a submission gets 10 x this for its cells and as much for its checks")
     grade.add_argument("--chapter", default=None, help="chapter NN when the file name does not start with it")
 
     site = commands.add_parser("site", help="render the chapter notebooks to a static HTML site")

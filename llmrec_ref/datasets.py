@@ -47,7 +47,10 @@ __all__ = [
     "Shop",  # noqa: F822 - re-exported lazily from llmrec_ref.shop (__getattr__)
     "cache_dir",
     "fetch_movielens_100k",
+    "fetch_movielens_kg",
+    "kg_cache_dir",
     "load_movielens_100k",
+    "load_movielens_kg",
     "make_synthetic_shop",  # noqa: F822 - lazy, as Shop
     "read_grouplens_zip",
     "read_recbole_files",
@@ -77,6 +80,19 @@ RECBOLE_FILES = {  # file name -> SHA-256 of its bytes
     "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
     "ml-100k.user": "4f670007d9cfbeb9807e757209af1555b9bcc186bde25e767f67cb67c6dd5972",
 }
+
+# The knowledge graph linked to MovieLens-100k, in the same wheel (Freebase ids, no names):
+# 91,631 triples, 34,628 entities, 24 relations, 1,598 of the 1,682 films linked.
+RECBOLE_KG_FILES = {
+    "ml-100k.kg": "200a0636fa07c218119a42e5bac7aa3e26e3665a6f919c1b22909bd412b14779",    # 3,515,608 bytes
+    "ml-100k.link": "524dca2c3d62619688ab99b3ec53ea2acb9b64d38eafec3e02bdd0dc6bb7d948",  # 21,507 bytes
+}
+MOVIELENS_KG_RELATIONS = sorted(
+    ["film.film." + r for r in ("actor", "award_nomination", "award_won", "cinematography", "country", "directed_by",
+                                "genre", "language", "prequel", "produced_by", "production_companies", "rating",
+                                "sequel", "subjects", "written_by")]
+    + [f"film.{r}.film" for r in ("actor", "cinematographer", "content_rating", "director", "producer", "writer")]
+    + ["film.film_genre.films_in_this_genre", "film.film_subject.films", "film.production_company.films"])
 
 # GroupLens' u.genre order; u.item has one 0/1 flag per genre in this order.
 GENRES = [
@@ -240,12 +256,12 @@ def _download_recbole_wheel(folder: Path) -> Path:
     return wheel
 
 
-def _fetch_from_recbole(folder: Path) -> None:
+def _fetch_from_recbole(folder: Path, files: dict[str, str] = RECBOLE_FILES) -> None:
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-wheel-") as tmp:
         wheel = _download_recbole_wheel(Path(tmp))
         _verify(wheel, "sha256", RECBOLE_WHEEL_SHA256)
         with zipfile.ZipFile(wheel) as zf:
-            for name, expected in RECBOLE_FILES.items():
+            for name, expected in files.items():
                 data = zf.read(RECBOLE_MEMBER + name)
                 if hashlib.sha256(data).hexdigest() != expected:
                     raise ValueError(f"{name} inside {wheel.name} does not match its pinned SHA-256.")
@@ -380,6 +396,69 @@ def load_movielens_100k(data_dir: str | os.PathLike | None = None, download: boo
     if source == "grouplens":
         return read_grouplens_zip(folder / GROUPLENS_ZIP)
     return read_recbole_files(folder)
+
+
+# ----------------------------------------------------------------------------- the knowledge graph
+def kg_cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of the knowledge graph: ``ml-100k-kg`` beside ``cache_dir(data_dir)``."""
+    return cache_dir(data_dir).with_name("ml-100k-kg")
+
+
+def _verify_kg_folder(folder: Path) -> None:
+    for name, expected in RECBOLE_KG_FILES.items():
+        path = folder / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing. Delete {folder} and run "
+                                    "`python -m llmrec_ref data fetch ml-100k` to fetch the knowledge graph again.")
+        _verify(path, "sha256", expected)
+
+
+def fetch_movielens_kg(data_dir: str | os.PathLike | None = None, verbose: bool = True) -> Path:
+    """Fetch and verify the knowledge graph files (``RECBOLE_KG_FILES``) from the ``recbole`` wheel.
+
+    Same route as ``fetch_movielens_100k``'s ``"recbole"`` source, into ``kg_cache_dir(data_dir)``:
+    a staging folder, every file's SHA-256 checked, then one rename. A cache made before the
+    knowledge graph was part of the course simply gets the new folder. Returns the folder.
+    """
+    folder = kg_cache_dir(data_dir)
+    if folder.exists() and any(folder.iterdir()):
+        _verify_kg_folder(folder)
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-ml-100k-kg-"))
+    try:
+        _fetch_from_recbole(staging, RECBOLE_KG_FILES)
+        _publish(staging, folder)
+    except (OSError, ValueError, zipfile.BadZipFile, subprocess.SubprocessError) as err:
+        raise OSError(f"Could not fetch the MovieLens-100k knowledge graph from the {RECBOLE_REQUIREMENT} wheel: "
+                      f"{type(err).__name__}: {err}\nFix: check your network, or put RecBole's "
+                      f"{' and '.join(RECBOLE_KG_FILES)} in {folder} yourself.") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if verbose:
+        print(f"MovieLens-100k knowledge graph fetched from recbole into {folder}", file=sys.stderr)
+    return folder
+
+
+def load_movielens_kg(data_dir: str | os.PathLike | None = None, download: bool = True, n_items: int = 1682):
+    """The knowledge graph of MovieLens-100k's films (``llmrec_ref.kgdata.KnowledgeGraph``).
+
+    Reads ``ml-100k.kg`` (triples of Freebase ids) and ``ml-100k.link`` (item id -> entity) from
+    ``kg_cache_dir(data_dir)``, fetching them first when absent and ``download``; every load
+    re-checks both SHA-256s and the 24 relation names. ``kg.triples`` (N, 3) holds (head,
+    relation, tail) codes, ``kg.item_entity`` (n_items + 1,) each film's entity code (-1 = not
+    linked: 84 of the 1,682 films).
+    """
+    from llmrec_ref.kgdata import read_kg_files
+
+    folder = kg_cache_dir(data_dir)
+    if not (folder.exists() and any(folder.iterdir())):
+        if not download:
+            raise FileNotFoundError(f"The MovieLens-100k knowledge graph is not in {folder}. Run "
+                                    "`python -m llmrec_ref data fetch ml-100k` or call load_movielens_kg(download=True).")
+        fetch_movielens_kg(data_dir)
+    _verify_kg_folder(folder)
+    return read_kg_files(folder, n_items, relations=MOVIELENS_KG_RELATIONS)
 
 
 def _grouplens_zip_bytes(ml: MovieLens) -> bytes:

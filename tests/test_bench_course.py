@@ -24,14 +24,14 @@ def tiny_course(tmp_path_factory):
     notebook(root / "notebooks" / "01_first.ipynb",
              "import os\nassert os.environ.get('ATEN_CPU_CAPABILITY') == 'default'")
     notebook(root / "notebooks" / "00_overview.ipynb", "1 + 1")
-    notebook(root / "exercises" / "01_first.ipynb", "1 / 0")
+    notebook(root / "exercises" / "solutions" / "01_first.ipynb", "1 / 0")
     (root / "notebooks" / "notes.ipynb").write_text("not a chapter: no NN_ prefix")
     return root
 
 
 def test_notebooks_come_chapters_first_in_number_order(tiny_course, tmp_path):
     names = [p.relative_to(tiny_course).as_posix() for p in course.course_notebooks(tiny_course)]
-    assert names == ["notebooks/00_overview.ipynb", "notebooks/01_first.ipynb", "exercises/01_first.ipynb"]
+    assert names == ["notebooks/00_overview.ipynb", "notebooks/01_first.ipynb", "exercises/solutions/01_first.ipynb"]
     assert len(course.course_notebooks(tiny_course, exercises=False)) == 2
     with pytest.raises(FileNotFoundError, match="no NN_"):
         course.course_notebooks(tmp_path)
@@ -41,10 +41,10 @@ def test_each_notebook_runs_under_pytest_with_its_target_and_the_childs_capabili
     rows = course.run(tiny_course, capability="default", timeout=300)
     by_name = {r["notebook"]: r for r in rows}
     assert list(by_name) == ["notebooks/00_overview.ipynb", "notebooks/01_first.ipynb",
-                             "exercises/01_first.ipynb", "whole course"]
+                             "exercises/solutions/01_first.ipynb", "whole course"]
     assert [r["target_s"] for r in rows] == [60, 60, 20, 300]
     assert by_name["notebooks/01_first.ipynb"]["status"] == "ok"  # the variable reached the kernel
-    failed = by_name["exercises/01_first.ipynb"]["status"]
+    failed = by_name["exercises/solutions/01_first.ipynb"]["status"]
     assert failed.startswith("failed (pytest exit 1: 1 failed"), failed  # nbval reports the error
     assert by_name["whole course"]["status"] == "failed"
     assert {r["capability"] for r in rows} == {"DEFAULT"}  # what torch reports in such a child

@@ -1,6 +1,6 @@
 """The grader: solution versions score full marks, student versions zero with a hint per
-exercise, and a hostile submission (rebound checks, deleted check cells, endless loops, a
-dead kernel) still gets one clear result per exercise."""
+exercise; every cheat and fault of issue #16 scores zero on the exercise it targets, and the
+batch always finishes with its JSON (one batch of hostile chapter-01 submissions, graded once)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from llmrec_ref.exercises import build_student_versions, exercise_notebooks
+from llmrec_ref.exercises import exercise_notebooks
 from llmrec_ref.grading import (
     ExerciseResult,
     Grade,
@@ -23,7 +23,8 @@ from llmrec_ref.grading import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-EXERCISES = exercise_notebooks(ROOT / "exercises")
+SOLUTIONS = ROOT / "exercises" / "solutions"
+EXERCISES = exercise_notebooks(SOLUTIONS)
 
 
 def chapter_checks(path: Path) -> list[str]:
@@ -78,16 +79,9 @@ def test_solution_version_scores_full_marks(path):
     assert not grade.notes, grade.notes
 
 
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("student")
-    build_student_versions(out, ROOT / "exercises")
-    return out
-
-
 @pytest.mark.parametrize("path", EXERCISES, ids=[p.name for p in EXERCISES])
-def test_student_version_scores_zero_with_a_hint_per_exercise(path, student_dir):
-    grade = grade_notebook(student_dir / path.name, timeout=120)
+def test_student_version_scores_zero_with_a_hint_per_exercise(path):
+    grade = grade_notebook(ROOT / "exercises" / path.name, timeout=120)
     assert grade.total == len(chapter_checks(path))
     for number, result in enumerate(grade.exercises, start=1):
         assert not result.passed, f"{path.name} {result.exercise} passed with no answer"
@@ -95,90 +89,274 @@ def test_student_version_scores_zero_with_a_hint_per_exercise(path, student_dir)
         assert "is not defined yet" in result.message or "not implemented" in result.message
 
 
-# A chapter-01 submission that tries everything: ex1 is wrong (> instead of >=) but rebinds
-# the check, ExerciseFailed and the checks' `expect`, and edits its check cell to pass;
-# ex2 is right with its check cell deleted; ex3 loops forever when the check calls it (check
-# cell deleted); before ex4's right answer come a loop that swallows KeyboardInterrupt, a
-# cell that raises and a cell that kills the kernel.
-CHEAT = (
-    "\n\nch01.ex1 = lambda ns: print('Exercise 1 passed: trust me')\n"
+# --- cheats and faults: one batch of chapter-01 submissions -------------------------------
+
+WRONG_EX1 = "def to_implicit(df, threshold):\n    return df[df['rating'] > threshold].reset_index(drop=True)\n"
+STUBBORN_LOOP = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+DAEMON = "sleep-forever-" + "7c1d"  # marks the process a submission leaves behind
+KILL_GRADER = (  # the grader is its parent; look for it by its arguments too (this batch's folder only)
+    "import os, signal\n"
+    "targets = [os.getppid()] + [int(p) for p in os.listdir('/proc') if p.isdigit()]\n"
+    "for pid in targets:\n"
+    "    try:\n"
+    "        cmd = open(f'/proc/{{pid}}/cmdline', 'rb').read()\n"
+    "        if pid > 1 and (pid == os.getppid() or {folder!r}.encode() in cmd):\n"
+    "            os.kill(pid, signal.SIGKILL)\n"
+    "    except OSError:\n"
+    "        pass\n"
+)
+FORGERY = (  # everything that forged a pass when the checks ran in the kernel
+    "import json, sys, io\n"
+    "json.dump = lambda *a, **k: None\n"
+    "ch01.ex1 = lambda ns: print('Exercise 1 passed: trust me')\n"
     "ExerciseFailed = Exception\n"
     "import llmrec_ref.checks._common as _common\n"
     "_common.expect = lambda *args, **kwargs: None\n"
+    "class Fake:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.startswith('llmrec_ref.checks'):\n"
+    "            import importlib.util\n"
+    "            return importlib.util.spec_from_loader(name, loader=self)\n"
+    "    def create_module(self, spec):\n"
+    "        return None\n"
+    "    def exec_module(self, module):\n"
+    "        module.__dict__.update({f'ex{i}': (lambda ns: print('passed')) for i in range(1, 9)})\n"
+    "        module.ExerciseFailed = Exception\n"
+    "sys.meta_path.insert(0, Fake())\n"
+    "for m in [m for m in sys.modules if m.startswith('llmrec_ref.checks')]:\n"
+    "    del sys.modules[m]\n"
+    "print('Exercise 1 passed: ratings >= threshold kept as implicit positives')\n"
 )
-STUBBORN_LOOP = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+TRANSFORMER = (  # rewrites every later cell, the grader's included
+    "get_ipython().input_transformers_post.append(\n"
+    "    lambda lines: [\"print('Exercise 1 passed'); import sys; sys.exit(0)\\n\"])\n"
+)
+PLANTED = "zz_planted_by_a_submission.py"
+PLANT = (  # a trojan in the package and in numpy, for the grader or a later grading to import
+    "import pathlib, numpy, llmrec_ref.checks\n"
+    "for pkg in (llmrec_ref.checks, numpy):\n"
+    f"    try:\n        (pathlib.Path(pkg.__file__).parent / {PLANTED!r}).write_text('print(1)')\n"
+    "    except OSError as e:\n        print(e)\n"
+)
+STEAL = (  # runs the solution notebooks and a classmate's notebook, by relative and absolute paths
+    "import json, pathlib, llmrec_ref, llmrec_ref.exercises as lx\n"
+    "places = [pathlib.Path(llmrec_ref.__file__).parents[1] / 'exercises' / 'solutions',\n"
+    "          getattr(lx, 'REPO_SOLUTIONS', lx.REPO_EXERCISES), lx.REPO_EXERCISES,\n"
+    "          pathlib.Path('.'), pathlib.Path('..'), pathlib.Path({classmates!r})]\n"
+    "for folder in places:\n"
+    "    for nb in sorted(folder.glob('01_*.ipynb')):\n"
+    "        try:\n"
+    "            cells = json.loads(nb.read_text())['cells']\n"
+    "        except Exception:\n"
+    "            continue\n"
+    "        for c in cells:\n"
+    "            src = ''.join(c['source'])\n"
+    "            if c['cell_type'] == 'code' and 'def ' in src and 'ch01.ex' not in src:\n"
+    "                exec(src, globals())\n"
+)
 
 
-def hostile_submission(path: Path) -> None:
-    nb = nbformat.read(ROOT / "exercises" / "01_data_preprocessing.ipynb", as_version=4)
+def submission(path: Path, edit) -> None:
+    """Write the chapter-01 solution with ``edit(number_of_solution_cell, cell) -> list of cells``."""
+    nb = nbformat.read(SOLUTIONS / "01_data_preprocessing.ipynb", as_version=4)
     cells, solution = [], 0
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-            if "solution" in cell.metadata.get("tags", []):
-                solution += 1
-                if solution == 1:
-                    cell.source = cell.source.replace(">=", ">") + CHEAT
-                elif solution == 3:
-                    cell.source = "def leave_one_out(df):\n    while True:\n        pass"
-                elif solution == 4:
-                    cells += [nbformat.v4.new_code_cell(s) for s in
-                              (STUBBORN_LOOP, "1 / 0", "import os\nos._exit(1)")]
-            elif "ch01.ex1(globals())" in cell.source:
-                cell.source = "ch01.ex1 = lambda ns: None\n" + cell.source
-            elif "ch01.ex2(globals())" in cell.source or "ch01.ex3(globals())" in cell.source:
-                continue
-        cells.append(cell)
-    assert solution == 4, "exercises/01 changed: update hostile_submission"
+        if "solution" in cell.get("metadata", {}).get("tags", []):
+            solution += 1
+            cells += edit(solution, cell)
+        else:
+            cells.append(cell)
+    assert solution == 4, "exercises/solutions/01 changed: update these submissions"
     nb.cells = cells
     nbformat.write(nb, path)
 
 
+def code(source: str):
+    return nbformat.v4.new_code_cell(source)
+
+
+def forger(n, cell):  # ex1 wrong, every in-kernel forgery of a pass; ex2-4 right
+    return [code(WRONG_EX1), code(FORGERY)] if n == 1 else [cell]
+
+
+def transformer(n, cell):  # ex1 wrong, then an input transformer over the grader's cells
+    return [code(WRONG_EX1)] if n == 1 else [cell, code(TRANSFORMER)] if n == 4 else [cell]
+
+
+def thief(classmates: Path):
+    def edit(n, cell):  # no answers of its own: only stolen ones
+        return [code(STEAL.format(classmates=str(classmates)))] if n == 1 else []
+    return edit
+
+
+def saboteur(alice: Path):
+    def edit(n, cell):
+        if n == 1:  # a wrong answer, then: delete a classmate, exit, a 4 GB allocation, a daemon
+            return [code(WRONG_EX1),
+                    code(f"import os\nfor p in [{str(alice)!r}, '../{alice.name}']:\n    try:\n"
+                         "        os.remove(p)\n    except OSError as e:\n        print(e)"),
+                    code("import sys\nsys.exit(3)"),
+                    code("block = bytearray(4 * 2**30)"),
+                    code(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', "
+                         f"'import time; time.sleep(600)', '{DAEMON}'], start_new_session=True)"),
+                    code(KILL_GRADER.format(folder=str(alice.parent))), code(PLANT)]
+        if n == 3:  # an answer that never returns
+            return [code("def leave_one_out(df):\n    while True:\n        pass")]
+        if n == 4:  # a loop deaf to ^C, a kernel that dies, then the right answer
+            return [code(STUBBORN_LOOP), code("1 / 0"), code("import os\nos._exit(1)"), cell]
+        return [cell]
+    return edit
+
+
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile")
-    hostile_submission(folder / "01_hostile.ipynb")
+def batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class")
+    alice = folder / "01_alice.ipynb"
+    submission(alice, lambda n, cell: [cell])
+    submission(folder / "01_forger.ipynb", forger)
+    submission(folder / "01_transformer.ipynb", transformer)
+    submission(folder / "01_thief.ipynb", thief(folder))
+    submission(folder / "01_saboteur.ipynb", saboteur(alice))
+    bad_cell = json.loads(alice.read_text())
+    bad_cell["cells"].insert(1, {"cell_type": "code", "source": 42, "metadata": {}, "outputs": []})
+    (folder / "01_badcell.ipynb").write_text(json.dumps(bad_cell))
+    (folder / "01_notjson.ipynb").write_text("{ this is not a notebook")
+    names = ["01_saboteur", "01_forger", "01_transformer", "01_thief", "01_badcell", "01_notjson", "01_alice"]
     report = folder / "grades.json"
     result = subprocess.run(
-        [sys.executable, "-m", "llmrec_ref", "exercises", "grade", str(folder / "01_hostile.ipynb"),
+        [sys.executable, "-m", "llmrec_ref", "exercises", "grade", *[str(folder / f"{n}.ipynb") for n in names],
          "--timeout", "5", "--json", str(report)],
-        capture_output=True, text=True, timeout=300,  # a guard against a hang, not a speed test
+        capture_output=True, text=True, timeout=900,  # a guard against a hang, not a speed test
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    (grade,) = json.loads(report.read_text())
-    return grade, result.stdout
+    assert result.returncode == 0, result.stderr[-3000:]
+    grades = {Path(g["submission"]).stem: g for g in json.loads(report.read_text())}
+    assert list(grades) == names
+    return grades, result.stdout
 
 
 def by_exercise(grade: dict) -> dict:
     return {r["exercise"]: r for r in grade["exercises"]}
 
 
-def test_hostile_submission_gets_one_result_per_exercise(hostile):
-    grade, stdout = hostile
-    assert [r["exercise"] for r in grade["exercises"]] == check_names("01")
-    assert (grade["score"], grade["total"]) == (2, 4)
-    assert "01_hostile.ipynb (chapter 01): 2/4 passed" in stdout
-    assert "| ex1 | FAILED |" in stdout
+def test_an_honest_solution_gets_full_marks_in_a_hostile_batch(batch):
+    alice = batch[0]["01_alice"]
+    assert (alice["score"], alice["total"]) == (4, 4), alice
+    assert not alice["notes"]
 
 
-def test_rebinding_the_check_or_exercisefailed_does_not_pass_a_wrong_answer(hostile):
-    ex1 = by_exercise(hostile[0])["ex1"]
-    assert not ex1["passed"]
-    assert ex1["message"].startswith("Exercise 1: a rating equal to the threshold counts as positive")
+def test_patching_json_rebinding_checks_import_hooks_and_printed_passes_forge_nothing(batch):
+    forger = by_exercise(batch[0]["01_forger"])
+    assert not forger["ex1"]["passed"]
+    assert forger["ex1"]["message"].startswith("Exercise 1: a rating equal to the threshold counts as positive")
+    assert all(forger[e]["passed"] for e in ("ex2", "ex3", "ex4")), forger
 
 
-def test_deleted_check_cells_are_graded_from_the_package(hostile):
-    ex2 = by_exercise(hostile[0])["ex2"]
-    assert ex2["passed"] and ex2["message"].startswith("Exercise 2 passed")
+def test_an_input_transformer_over_the_graders_cells_earns_nothing(batch):
+    grade = batch[0]["01_transformer"]
+    assert grade["score"] == 0, grade
+    assert "no answer" in by_exercise(grade)["ex2"]["message"]
 
 
-def test_a_function_that_loops_forever_fails_its_exercise_and_grading_goes_on(hostile):
-    grade, _ = hostile
-    ex3 = by_exercise(grade)["ex3"]
-    assert not ex3["passed"] and "ran past 5 s" in ex3["message"]
-    # the loop, the error and the dead kernel come before ex4's answer, which still passes
-    assert by_exercise(grade)["ex4"]["passed"]
+def test_solution_notebooks_and_classmates_notebooks_are_out_of_reach(batch):
+    grade = batch[0]["01_thief"]
+    assert grade["score"] == 0, grade
+    assert all("is not defined yet" in r["message"] for r in grade["exercises"]), grade
+
+
+def test_deleting_a_classmate_exit_memory_daemons_loops_and_dead_kernels_are_survived(batch):
+    grade = batch[0]["01_saboteur"]
+    results = by_exercise(grade)
+    assert not results["ex1"]["passed"]
+    assert results["ex2"]["passed"] and results["ex4"]["passed"]
+    assert not results["ex3"]["passed"] and "ran past 5 s" in results["ex3"]["message"]
     notes = "\n".join(grade["notes"])
+    assert "raised SystemExit" in notes
+    assert "raised MemoryError" in notes  # the address-space limit
     assert "(import time) ran past 5 s and was stopped" in notes
     assert "(1 / 0) raised ZeroDivisionError" in notes
     assert "(import os) killed the kernel" in notes
+    import numpy
+
+    import llmrec_ref.checks
+
+    for package in (llmrec_ref.checks, numpy):
+        assert not (Path(package.__file__).parent / PLANTED).exists(), "a submission wrote into a package"
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and DAEMON.encode() in _cmdline(p)]
+    assert not leftovers, "a process the submission started outlived its grading"
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_a_bad_cell_or_a_file_that_is_not_json_is_that_submissions_result(batch):
+    grades, stdout = batch
+    assert grades["01_badcell"]["score"] == 4
+    assert "cell 2 has a source that is not text (int); it was skipped" in grades["01_badcell"]["notes"]
+    assert grades["01_notjson"]["score"] == 0
+    assert all("could not be read" in r["message"] for r in grades["01_notjson"]["exercises"])
+    assert "01_alice.ipynb (chapter 01): 4/4 passed" in stdout
+
+
+# --- start-up, stop, options -------------------------------------------------------------
+
+def test_a_kernel_that_never_starts_fails_the_submission_without_hanging(tmp_path):
+    from llmrec_ref.gradebox import Box
+
+    path = tmp_path / "01_x.ipynb"
+    submission(path, lambda n, cell: [cell])
+    box = Box(startup_timeout=3, command=lambda argv: [sys.executable, "-c", "import time; time.sleep(300)"])
+    grade = grade_notebook(path, timeout=5, box=box)
+    assert grade.score == 0 and all("did not start within 3 s" in r.message for r in grade.exercises)
+
+
+def test_sigterm_stops_the_batch_cleanly_with_its_json(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "01_loop.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[code("while True:\n    pass")]), path)
+    report = tmp_path / "grades.json"
+    proc = subprocess.Popen([sys.executable, "-m", "llmrec_ref", "exercises", "grade", str(path), "--timeout",
+                             "60", "--json", str(report)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "grading stopped by SIGTERM" in out
+    assert json.loads(report.read_text()) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "ten", ""])
+def test_timeout_must_be_a_positive_finite_number(value, capsys):
+    from llmrec_ref.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["exercises", "grade", "01_x.ipynb", f"--timeout={value}"])
+    assert stop.value.code == 2
+    assert "timeout must be a positive, finite number of seconds" in capsys.readouterr().err
+
+
+def test_any_positive_timeout_is_accepted():
+    from llmrec_ref.grading import positive_seconds
+
+    assert [positive_seconds(v) for v in ("10", "0.5", 2, 1e-3, "1e3")] == [10.0, 0.5, 2.0, 1e-3, 1000.0]
+    for bad in (0, -2, float("nan"), float("inf"), True, None, "x"):
+        with pytest.raises(ValueError, match="positive, finite"):
+            positive_seconds(bad)
+
+
+def test_kernel_deaths_cost_a_bounded_number_of_restarts(tmp_path):
+    path = tmp_path / "01_dies.ipynb"
+    cells = [code("x = 1")] + [code(f"import os\nos._exit({n})") for n in range(1, 7)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    grade = grade_notebook(path, timeout=10)
+    notes = "\n".join(grade.notes)
+    assert notes.count("killed the kernel; it was restarted") == 4  # three restarts, then it stops
+    assert "cell 6 (import os) and the cells after it were not run: the kernel died or hung 4 times" in notes
+    assert grade.score == 0 and all("died or hung" in r.message for r in grade.exercises)

@@ -14,7 +14,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "exercises").glob("*.ipynb"))
+SOLUTIONS = ROOT / "exercises" / "solutions"  # exercises/ itself holds the generated student versions
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(SOLUTIONS.glob("*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
@@ -27,11 +28,11 @@ def code_cells(nb):
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "no notebooks found under notebooks/ or exercises/"
+    assert NOTEBOOKS, "no notebooks found under notebooks/ or exercises/solutions/"
 
 
 def test_every_paired_py_has_its_notebook():
-    scripts = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")) + sorted((ROOT / "exercises").glob("[0-9][0-9]_*.py"))
+    scripts = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")) + sorted(SOLUTIONS.glob("[0-9][0-9]_*.py"))
     missing = [str(p.relative_to(ROOT)) for p in scripts if not p.with_suffix(".ipynb").exists()]
     assert not missing, f"{missing} have no .ipynb: run `jupytext --set-formats ipynb,py:percent` and execute them"
 

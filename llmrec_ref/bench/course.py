@@ -1,7 +1,7 @@
 """``python -m llmrec_ref bench course``: how long each notebook takes, run the way a learner runs it.
 
 Every chapter notebook (``notebooks/NN_*.ipynb``) and every exercise notebook
-(``exercises/NN_*.ipynb``) is run by ``python -m pytest --nbval-lax NB`` in a fresh process
+(the solutions, ``exercises/solutions/NN_*.ipynb``) is run by ``python -m pytest --nbval-lax NB`` in a fresh process
 started in the course folder, so the repository's pytest settings apply and the time includes
 what a learner waits for: Python and pytest starting, the kernel starting, the imports, every
 cell. The environment is passed through unchanged, except that ``--capability`` sets
@@ -48,10 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def course_notebooks(root: str | os.PathLike = REPO, exercises: bool = True) -> list[Path]:
     """The chapter notebooks, then the exercise notebooks, each in ``NN_`` order."""
     root = Path(root)
-    folders = ["notebooks", "exercises"] if exercises else ["notebooks"]
+    folders = ["notebooks", "exercises/solutions"] if exercises else ["notebooks"]
     paths = [p for folder in folders for p in sorted((root / folder).glob("[0-9][0-9]_*.ipynb"))]
     if not paths:
-        raise FileNotFoundError(f"no NN_*.ipynb notebooks under {root}/notebooks or {root}/exercises")
+        raise FileNotFoundError(f"no NN_*.ipynb notebooks under {root}/notebooks or {root}/exercises/solutions")
     return paths
 
 
@@ -111,7 +111,7 @@ def run(root: str | os.PathLike = REPO, exercises: bool = True, timeout: float =
     for path in notebooks:
         with timed() as t:
             status = _run_one(path, root, env, timeout)
-        target = EXERCISE_TARGET_S if path.parent.name == "exercises" else CHAPTER_TARGET_S
+        target = EXERCISE_TARGET_S if path.parent.name != "notebooks" else CHAPTER_TARGET_S
         total += t["seconds"]
         rows.append({"notebook": path.relative_to(root).as_posix(), "seconds": f"{t['seconds']:.1f}",
                      "target_s": target, "within": "yes" if t["seconds"] < target else "NO",
