@@ -52,8 +52,8 @@ def check_log(frame: pd.DataFrame | None, name: str = "train", n_items: int | No
     history): a DataFrame with ``user_id`` and ``item_id`` (and ``timestamp`` when ``timestamps``),
     none missing, ids whole numbers >= 1 (0 is padding) and, given ``n_items``, item ids the model
     knows (``KeyError`` otherwise, see ``check_items``). ``ValueError`` naming ``name`` and the fix;
-    ``None`` passes, and so does an empty frame with ``allow_empty``."""
-    if frame is None or (allow_empty and isinstance(frame, pd.DataFrame) and len(frame) == 0):
+    with ``allow_empty`` (a ``valid`` or a ``history``), ``None`` and an empty frame pass."""
+    if allow_empty and (frame is None or (isinstance(frame, pd.DataFrame) and len(frame) == 0)):
         return
     columns = ("user_id", "item_id", "timestamp") if timestamps else ("user_id", "item_id")
     require_columns(frame, columns, name)

@@ -278,3 +278,11 @@ def test_losses_refuse_labels_and_targets_they_cannot_mean():
     with pytest.raises(ValueError, match="target holds class id -1"):
         losses.full_softmax_grad(logits, torch.tensor([-1, 2]))
     assert torch.isclose(losses.full_softmax_loss(logits, torch.tensor([0, 2])), torch.log(torch.tensor(5.0)))
+
+
+@pytest.mark.parametrize("make", [tiny_contextrec, lambda: MF(d_model=4, epochs=1, verbose=False), Popularity],
+                         ids=["ContextRec", "MF", "Popularity"])
+def test_fit_without_a_frame_says_what_train_must_be(make):
+    with pytest.raises(ValueError, match="train must be a pandas DataFrame, got NoneType"):
+        make().fit(None)
+    assert make().fit(LOG, None) is not None  # valid=None is allowed
