@@ -6,6 +6,7 @@
     exercises build OUT_DIR       write the student versions of the exercise notebooks
     exercises grade NB.ipynb ...  grade submissions with the package's checks (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
+    serve --model PATH            answer JSON-line requests on stdin with a saved ContextRec
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "small")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -73,6 +74,18 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from llmrec_ref.serve import Service, load_for_serving, serve_lines
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    service = Service(load_for_serving(args.model), args.backend, args.onnx, args.threads)
+    serve_lines(service, sys.stdin, sys.stdout)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmrec_ref", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,12 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     site = commands.add_parser("site", help="render the chapter notebooks to a static HTML site")
     site.add_argument("out_dir")
 
+    serve = commands.add_parser("serve", help="answer JSON-line requests on stdin with a saved ContextRec")
+    serve.add_argument("--model", required=True, metavar="PATH", help="a checkpoint written by model.save(PATH)")
+    serve.add_argument("--backend", choices=("torch", "int8", "onnx"), default="torch")
+    serve.add_argument("--onnx", default=None, metavar="PATH", help="the model's ONNX file (default: export one)")
+    serve.add_argument("--threads", type=int, default=None, help="CPU threads (default: the library's choice)")
+
     args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
         return _bench(args, extra)
     if extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
-    handlers = {"demo": _demo, "data": _data, "exercises": _exercises, "site": _site}
+    handlers = {"demo": _demo, "data": _data, "exercises": _exercises, "site": _site, "serve": _serve}
     try:
         return handlers[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as err:
