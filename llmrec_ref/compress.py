@@ -132,12 +132,15 @@ def sparsity(net: nn.Module) -> float:
 
 def fine_tune(model: ContextRec, net: ContextRecNet, train, valid=None, epochs: int = 2, **overrides) -> ContextRec:
     """A copy of ``model`` whose network is ``net`` (e.g. pruned), trained ``epochs`` more epochs
-    (early stopping on ``valid``), masks of unstructured pruning made permanent at the end."""
+    (early stopping on ``valid``; 0: not trained, only scored), masks of unstructured pruning made
+    permanent at the end. ``overrides``: other settings of the fine-tune (``lr``, ``verbose``, ...)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be an int >= 0, got {epochs!r}")
     tuned = copy.copy(model)
-    tuned.config = dataclasses.replace(model.config, warm_start=True, epochs=epochs, patience=epochs,
-                                       d_ff=net.config.d_ff, **overrides)
     tuned.network_, tuned.net_config_ = copy_net(net), net.config
-    if epochs:
+    if epochs:  # warm_start keeps the pruned network: its config is the network's
+        tuned.config = dataclasses.replace(model.config, warm_start=True, epochs=epochs, patience=epochs,
+                                           d_ff=net.config.d_ff, **overrides)
         tuned.fit(train, valid)
     for layer in _linears(tuned.network_):
         if prune.is_pruned(layer):
