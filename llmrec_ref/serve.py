@@ -9,7 +9,7 @@ stages, each timed by ``python -m llmrec_ref bench small``:
    ``ContextRec.score`` computes from a frame (``hour`` + 1, ``weekday`` + 1, log2 gap bucket
    + 1, behaviour code, vocabulary index + 1 of a categorical feature, unknown values get the
    extra code), so both give the same scores;
-3. **score** (``Service.scores``): ``NextItemScores``, the network with its item table
+3. **score** (``Service.scores``): ``export.NextItemScores``, the network with its item table
    computed once (e = item table, s = h_T . e_c + b_c), run by torch (``backend="torch"``),
    by torch with dynamic int8 linear layers (``"int8"``), or by ONNX Runtime on the graph that
    ``export_onnx`` wrote (``"onnx"``);
@@ -24,7 +24,6 @@ one. ``python -m llmrec_ref serve --model PATH`` runs it on stdin.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import tempfile
 import warnings
@@ -36,7 +35,7 @@ import torch
 from torch import nn
 
 from llmrec_ref.context import KNOWN_FEATURES
-from llmrec_ref.contextrec import ContextRecNet
+from llmrec_ref.export import NextItemScores, export_onnx
 from llmrec_ref.models import ContextRec
 from llmrec_ref.preprocess import BEHAVIORS, gap_buckets
 from llmrec_ref.recommender import read_checkpoint
@@ -45,59 +44,6 @@ __all__ = ["NextItemScores", "Service", "export_onnx", "load_for_serving", "serv
 
 BACKENDS = ("torch", "int8", "onnx")
 SERVABLE = ("ContextRec", "DistilledContextRec")
-
-
-class NextItemScores(nn.Module):
-    """The scores of the next item after each history, with the item table computed once.
-
-    Shape:
-        - items: (B, T) int64 ids, left padded; ``codes``: one (B, T) int64 tensor per name in ``names``
-        - output: (B, V) scores, column 0 = -inf
-    """
-
-    def __init__(self, net: ContextRecNet) -> None:
-        super().__init__()
-        self.net = net.eval()
-        c = net.config
-        self.names = [f for f, _ in c.features] + ["next_" + f for f in c.request_features]
-        self.register_buffer("table", net.item_table().detach().clone())  # (V, d)
-
-    def forward(self, items: torch.Tensor, *codes: torch.Tensor) -> torch.Tensor:
-        context = dict(zip(self.names, codes, strict=True))
-        h, x = self.net.encode(items, context, self.table)  # (B, T, d)
-        return self.net.logits(h, x, items != 0, last=True, table=self.table)  # (B, V)
-
-
-def export_onnx(model: ContextRec, path: str | os.PathLike) -> Path:
-    """Write ``model``'s ``NextItemScores`` to an ONNX file at ``path`` (batch size free, T = max_len),
-    with torch's exporter (``torch.onnx.export``, needs ``onnx`` and ``onnxscript``); written to a
-    temporary file first, then renamed. Returns the path."""
-    model._check_fitted()
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {os.fspath(path)!r}: the folder {os.fspath(path.parent)!r} does not exist")
-    module = NextItemScores(model.network_).cpu()
-    T = model.net_config_.max_len
-    example = tuple(torch.ones(2, T, dtype=torch.long) for _ in range(1 + len(module.names)))
-    names = ["item_id"] + module.names
-    batch = torch.export.Dim("batch", min=1)
-    quiet = logging.getLogger("torch.onnx")  # "torchvision is not installed" and the like
-    level = quiet.level
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quiet.setLevel(logging.ERROR)
-            torch.onnx.export(module, example, tmp, input_names=names, output_names=["scores"], dynamo=True,
-                              dynamic_shapes=({0: batch}, ({0: batch},) * len(module.names)),  # forward(items, *codes)
-                              external_data=False, verbose=False, report=False)
-        os.replace(tmp, path)
-    finally:
-        quiet.setLevel(level)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def load_for_serving(path: str | os.PathLike) -> ContextRec:
@@ -124,6 +70,8 @@ class Service:
     ``backend``: "torch", "int8" (``torch.ao.quantization.quantize_dynamic`` of the linear
     layers; int8 kernels differ between CPUs, so its scores do too) or "onnx" (``onnx_path``:
     a file ``export_onnx`` wrote for this model; ``None`` exports one to a temporary folder).
+    ``threads``: ONNX Runtime's threads (torch's are ``torch.set_num_threads``); one request is
+    fastest on one thread on a busy machine.
     """
 
     def __init__(self, model: ContextRec, backend: str = "torch", onnx_path: str | os.PathLike | None = None,
