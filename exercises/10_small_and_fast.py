@@ -13,13 +13,13 @@
 # %% [markdown]
 # # Exercises 10 · Small and fast
 #
-# Two exercises on `notebooks/10_small_and_fast.ipynb`. Write your answer in the cell marked
+# Three exercises on `notebooks/10_small_and_fast.ipynb`. Write your answer in the cell marked
 # `# your code here`, run it, then run the check below it: the check says "passed", or
 # explains what is wrong. The checks live in `llmrec_ref.checks.ch10`; each one draws new
 # random cases every time it runs.
 #
-# Use plain torch (not `torch.quantize_per_channel` or `torch.nn.utils.prune`: the checks
-# compare your answer with them).
+# Use plain torch (not `torch.quantize_per_channel`, `torch.nn.utils.prune` or autograd: the
+# checks compare your answer with them).
 
 # %%
 import torch
@@ -84,3 +84,27 @@ def global_prune_masks(weights: list[torch.Tensor], amount: float) -> list[torch
 
 # %%
 ch10.ex2(globals())
+
+# %% [markdown]
+# ## Exercise 3 ★★ · The whole distillation gradient, by hand (15 min)
+#
+# The chapter derived the gradient of the soft term alone. The student trains on the mix
+#
+# $$L = (1-\alpha)\,\frac{1}{N}\sum_n \mathrm{CE}(z_{s,n}, y_n) \;+\; \alpha\,\frac{T^2}{N}\sum_n \mathrm{KL}\big(p_n \,\|\, q_n\big),$$
+#
+# where the cross-entropy with the true item $y_n$ uses the plain softmax of $z_s$ (temperature 1) and
+# $p, q$ are the softened distributions of the chapter. Write `kd_gradient(z_s, z_t, y, T, alpha)`
+# returning $\partial L / \partial z_s$, shape (N, V), **without autograd**: `z_s`, `z_t` are
+# (N, V) float tensors, `y` (N,) item indices. What is $\partial\,\mathrm{CE} / \partial z_s$
+# (chapter 05)? Which factor of $T$ is left in the soft term?
+
+# %% tags=["solution"]
+def kd_gradient(z_s, z_t, y, T, alpha):
+    N, V = z_s.shape
+    hard = (torch.softmax(z_s, -1) - torch.nn.functional.one_hot(y, V)) / N  # softmax minus one-hot
+    soft = T * (torch.softmax(z_s / T, -1) - torch.softmax(z_t / T, -1)) / N  # T (q - p) / N
+    return (1 - alpha) * hard + alpha * soft
+
+
+# %%
+ch10.ex3(globals())

@@ -98,9 +98,42 @@ def global_prune_masks_in_place(weights, amount):
     return masks
 
 
+# ----------------------------------------------------------------------------- exercise 3
+
+
+def kd_gradient(z_s, z_t, y, T, alpha):
+    N, V = z_s.shape
+    hard = (torch.softmax(z_s, -1) - torch.nn.functional.one_hot(y, V)) / N
+    soft = T * (torch.softmax(z_s / T, -1) - torch.softmax(z_t / T, -1)) / N
+    return (1 - alpha) * hard + alpha * soft
+
+
+def kd_gradient_no_t(z_s, z_t, y, T, alpha):
+    N, V = z_s.shape
+    hard = (torch.softmax(z_s, -1) - torch.nn.functional.one_hot(y, V)) / N
+    return (1 - alpha) * hard + alpha * (torch.softmax(z_s / T, -1) - torch.softmax(z_t / T, -1)) / N
+
+
+def kd_gradient_t_squared(z_s, z_t, y, T, alpha):
+    N, V = z_s.shape
+    hard = (torch.softmax(z_s, -1) - torch.nn.functional.one_hot(y, V)) / N
+    return (1 - alpha) * hard + alpha * T ** 2 * (torch.softmax(z_s / T, -1) - torch.softmax(z_t / T, -1)) / N
+
+
+def kd_gradient_soft_ce(z_s, z_t, y, T, alpha):
+    N, V = z_s.shape
+    q = torch.softmax(z_s / T, -1)
+    return (1 - alpha) * (q - torch.nn.functional.one_hot(y, V)) / N + alpha * T * (q - torch.softmax(z_t / T, -1)) / N
+
+
+def kd_gradient_swapped_alpha(z_s, z_t, y, T, alpha):
+    return kd_gradient(z_s, z_t, y, T, 1 - alpha)
+
+
 RIGHT = {
     ch10.ex1: {"quantize_uint8": quantize_uint8},
     ch10.ex2: {"global_prune_masks": global_prune_masks},
+    ch10.ex3: {"kd_gradient": kd_gradient},
 }
 WRONG = [
     (ch10.ex1, {"quantize_uint8": quantize_uint8_truncates}, "do not truncate"),
@@ -113,6 +146,12 @@ WRONG = [
     (ch10.ex2, {"global_prune_masks": global_prune_masks_signed}, r"magnitude \|w\|"),
     (ch10.ex2, {"global_prune_masks": global_prune_masks_inverted}, "True must mean"),
     (ch10.ex2, {"global_prune_masks": global_prune_masks_in_place}, "do not change the weights"),
+    (ch10.ex3, {"kd_gradient": kd_gradient_no_t}, "one T is left"),
+    (ch10.ex3, {"kd_gradient": kd_gradient_t_squared}, "not T\\^2"),
+    (ch10.ex3, {"kd_gradient": kd_gradient_soft_ce}, "plain softmax"),
+    (ch10.ex3, {"kd_gradient": kd_gradient_swapped_alpha}, "alpha weighs the soft"),
+    (ch10.ex3, {"kd_gradient": lambda z_s, z_t, y, T, alpha: -kd_gradient(z_s, z_t, y, T, alpha)}, "differs from autograd"),
+    (ch10.ex3, {"kd_gradient": lambda z_s, z_t, y, T, alpha: kd_gradient(z_s, z_t, y, T, alpha)[0]}, "shaped like z_s"),
 ]
 
 

@@ -122,3 +122,51 @@ def ex2(ns: dict) -> None:
                "(the most negative weights are not the smallest) across all tensors together, and prune "
                "the round(amount x total) smallest.")
     passed(name, "one global magnitude threshold across every tensor, as torch's global_unstructured")
+
+
+def _loss(z_s: torch.Tensor, z_t: torch.Tensor, y: torch.Tensor, T: float, alpha: float) -> torch.Tensor:
+    """The chapter's training loss, from torch's own cross_entropy and kl_div (autograd differentiates it)."""
+    hard = torch.nn.functional.cross_entropy(z_s, y)
+    soft = torch.nn.functional.kl_div(torch.log_softmax(z_s / T, -1), torch.log_softmax(z_t / T, -1),
+                                      reduction="batchmean", log_target=True)
+    return (1 - alpha) * hard + alpha * T ** 2 * soft
+
+
+def ex3(ns: dict) -> None:
+    """``kd_gradient(z_s, z_t, y, T, alpha)``: the hand-derived gradient of the whole distillation loss."""
+    name = "Exercise 3"
+    fn = require(ns, "kd_gradient", name, callable)
+    g = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 31 - 1, ()).item()))
+    for N, V, T, alpha in ((5, 9, 2.0, 0.5), (3, 20, 1.0, 0.7), (4, 6, 4.0, 0.0), (6, 11, 3.0, 1.0), (1, 4, 0.5, 0.3)):
+        z_s = torch.randn(N, V, generator=g, dtype=torch.float64) * 2
+        z_t = torch.randn(N, V, generator=g, dtype=torch.float64) * 3
+        y = torch.randint(0, V, (N,), generator=g)
+        leaf = z_s.clone().requires_grad_()
+        _loss(leaf, z_t, y, T, alpha).backward()
+        got = call(fn, name, z_s.clone(), z_t.clone(), y.clone(), T, alpha)
+        case = f"(N={N}, T={T}, alpha={alpha})"
+        expect(isinstance(got, torch.Tensor) and got.shape == z_s.shape, name,
+               f"return a tensor shaped like z_s {tuple(z_s.shape)}: one partial derivative per logit.")
+        got = got.detach().double()
+        if torch.allclose(got, leaf.grad, atol=1e-8):
+            continue
+        q, p = torch.softmax(z_s / T, -1), torch.softmax(z_t / T, -1)
+        hard = (torch.softmax(z_s, -1) - torch.nn.functional.one_hot(y, V)) / N
+        soft = T * (q - p) / N
+        hints = [
+            ((1 - alpha) * hard + alpha * soft / T, "the soft term's gradient is T (q - p) / N: the T^2 in front of "
+                                                    "the KL meets a 1 / T from the softened logits, one T is left."),
+            ((1 - alpha) * hard + alpha * soft * T, "the soft term's gradient is T (q - p) / N, not T^2 (q - p) / N: "
+                                                    "d log q_i / d z_k = (delta_ik - q_k) / T."),
+            ((1 - alpha) * (q - torch.nn.functional.one_hot(y, V)) / N + alpha * soft,
+             "the cross-entropy with the true item uses the plain softmax(z_s), not the softened one."),
+            ((1 - alpha) * hard * N + alpha * soft * N, "the loss is a mean over the N rows: divide by N."),
+            (alpha * hard + (1 - alpha) * soft, "alpha weighs the soft (teacher) term and 1 - alpha the hard one."),
+            ((1 - alpha) * hard + alpha * T * (p - q) / N, "the sign of the soft term: its gradient is T (q - p) / N "
+                                                           "(student minus teacher), like softmax minus one-hot."),
+        ]
+        for wrong, hint in hints:
+            expect(not torch.allclose(got, wrong, atol=1e-8), name, hint + f" Case {case}.")
+        expect(False, name, f"your gradient differs from autograd's on the case {case}: derive "
+               "d/dz_s of (1 - alpha) CE(z_s, y) + alpha T^2 KL(p || q), both means over the rows.")
+    passed(name, "the gradient of (1 - alpha) CE + alpha T^2 KL equals autograd's for every T and alpha")
