@@ -22,7 +22,7 @@
 # **What you will learn**
 # - where the parameters and the multiply-adds of one request go, part by part;
 # - **distillation**: the loss $T^2\,\mathrm{KL}(p_T \,\|\, q_T)$ derived by hand, its gradient
-#   checked against autograd, a student with a tenth of the parameters trained on it;
+#   checked against autograd, a student with a fifth of the parameters trained on it;
 # - **magnitude pruning**, unstructured and structured, and what each buys on a CPU;
 # - **quantisation**: int8 and float16 item tables, dynamic int8 linear layers;
 # - **export and serve**: ONNX, ONNX Runtime, a `recommend(history, context, k)` path without
@@ -106,7 +106,7 @@ pd.DataFrame(rows).set_index("catalogue")
 # The encoder costs the same whatever the catalogue; the output layer and the item table grow
 # with it. At 1,682 films the MLP is the biggest term and the item table already holds two
 # thirds of the parameters; at a million items the output layer alone is 64 M multiply-adds per
-# request, 20 times the encoder. Arithmetic is not the whole story, though: a CPU does
+# request, more than 20 times the encoder. Arithmetic is not the whole story, though: a CPU does
 # 2.8 M multiply-adds in well under a millisecond, and what a small model's request really
 # waits for is *overhead* (Python, one kernel launch per operation, building inputs). We will
 # see it in section 5.
