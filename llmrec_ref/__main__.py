@@ -4,10 +4,11 @@
     train [options]               train a preset model; under torchrun, data-parallel over processes
     data fetch ml-100k            fetch and verify MovieLens-100k (and its knowledge graph) into the cache
     bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course,
-                                  kg, multimodal, scale)
+                                  kg, multimodal, scale, small)
     exercises build [OUT_DIR]     write the student versions of exercises/solutions/ (default into exercises/)
     exercises grade NB.ipynb ...  grade submissions: boxed kernels, checks run in the grader (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
+    serve --model PATH            answer JSON-line requests on stdin with a saved ContextRec
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 # argparse types: a bad number is a usage error
 from llmrec_ref.bench import non_negative_int, positive_int
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "multimodal", "scale")
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "multimodal", "scale", "small")
 # What the package raises for bad input; the command line turns each into one line on stderr, status 2.
 USER_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError, FloatingPointError)
 
@@ -120,6 +121,18 @@ def _site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from llmrec_ref.serve import Service, load_for_serving, serve_lines
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    service = Service(load_for_serving(args.model), args.backend, args.onnx, args.threads)
+    serve_lines(service, sys.stdin, sys.stdout)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m llmrec_ref", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,10 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     site = commands.add_parser("site", help="render the chapter notebooks to a static HTML site")
     site.add_argument("out_dir")
 
+    serve = commands.add_parser("serve", help="answer JSON-line requests on stdin with a saved ContextRec")
+    serve.add_argument("--model", required=True, metavar="PATH", help="a checkpoint written by model.save(PATH)")
+    serve.add_argument("--backend", choices=("torch", "int8", "onnx"), default="torch")
+    serve.add_argument("--onnx", default=None, metavar="PATH", help="the model's ONNX file (default: export one)")
+    serve.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: the library's choice)")
+
     args, extra = parser.parse_known_args(argv)
     if args.command != "bench" and extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
-    handlers = {"demo": _demo, "train": _train, "data": _data, "exercises": _exercises, "site": _site}
+    handlers = {"demo": _demo, "train": _train, "data": _data, "exercises": _exercises, "site": _site,
+                "serve": _serve}
     try:
         if args.command == "bench":
             return _bench(args, extra)

@@ -248,27 +248,38 @@ class ContextRec(Recommender):
         rows |= {"next_" + f: torch.where(items > 0, out[f][keep, 1:], 0) for f in self.net_config_.request_features}
         return rows | {f: out[f][keep, :-1] for f, _ in self.net_config_.features}
 
-    def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
-        """The configured loss on every position of a batch that has a target."""
-        c, net, items, targets = self.config, self.network_, batch["items"], batch["targets"]
+    def position_scores(self, batch: dict[str, torch.Tensor],
+                        network: ContextRecNet | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P, V) scores of ``network`` (default: the model's own) at the P positions of a training
+        batch that have a target, the past items set to -inf under ``mask_seen``; and the (P,) targets.
+        Only those positions go through the output layer: padding costs nothing."""
+        net, items, targets = network or self.network_, batch["items"], batch["targets"]
         E = net.item_table()  # (V, d) computed once per batch
         h, x = net.encode(items, batch, E)
         keep = targets > 0  # (B, T)
-        if c.loss == "softmax":  # only the P positions with a target: padding costs no output layer
-            b, t = keep.nonzero(as_tuple=True)  # (P,), (P,)
-            if net.ta_scale is None:
-                s = net.logits(h[b, t][:, None], x, keep, last=True, table=E)  # (P, V)
-            else:
-                s = net.logits(h, x, items != 0, table=E)[b, t]  # (P, V)
-            if c.mask_seen:  # item v was seen at or before t: its first occurrence is <= t (the target stays)
-                B, T = items.shape
-                steps = torch.arange(T, device=s.device)
-                first = torch.full((B, s.shape[1]), T, device=s.device).scatter_reduce(
-                    1, items, steps.expand(B, T), "amin")  # (B, V)
-                seen = (first[:, None, :] <= steps[None, :, None])[b, t]  # (B, T, V) bool -> (P, V)
-                seen[torch.arange(len(t)), targets[b, t]] = False
-                s = s.masked_fill(seen, float("-inf"))
-            return losses.full_softmax_loss(s, targets[b, t])
+        b, t = keep.nonzero(as_tuple=True)  # (P,), (P,)
+        if net.ta_scale is None:
+            s = net.logits(h[b, t][:, None], x, keep, last=True, table=E)  # (P, V)
+        else:
+            s = net.logits(h, x, items != 0, table=E)[b, t]  # (P, V)
+        if self.config.mask_seen:  # item v was seen at or before t: its first occurrence is <= t (the target stays)
+            B, T = items.shape
+            steps = torch.arange(T, device=s.device)
+            first = torch.full((B, s.shape[1]), T, device=s.device).scatter_reduce(
+                1, items, steps.expand(B, T), "amin")  # (B, V)
+            seen = (first[:, None, :] <= steps[None, :, None])[b, t]  # (B, T, V) bool -> (P, V)
+            seen[torch.arange(len(t)), targets[b, t]] = False
+            s = s.masked_fill(seen, float("-inf"))
+        return s, targets[b, t]
+
+    def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
+        """The configured loss on every position of a batch that has a target."""
+        c, net, items, targets = self.config, self.network_, batch["items"], batch["targets"]
+        if c.loss == "softmax":
+            return losses.full_softmax_loss(*self.position_scores(batch))
+        E = net.item_table()  # (V, d) computed once per batch
+        h, x = net.encode(items, batch, E)
+        keep = targets > 0  # (B, T)
         hk, pos = h[keep], targets[keep]  # (P, d), (P,) positions with a target
         bias = net.item_bias if net.item_bias is not None else torch.zeros(len(E), device=E.device)
         pos_s = (hk * E[pos]).sum(-1) + bias[pos]  # (P,)

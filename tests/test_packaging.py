@@ -87,3 +87,9 @@ def test_llm_extra_is_part_of_dev():
     """CI installs [dev]; it must include [llm] so chapter 07 and its tests run there too."""
     extras = pyproject()["project"]["optional-dependencies"]
     assert set(extras["llm"]) <= set(extras["dev"])
+
+
+def test_onnx_extra_is_part_of_dev():
+    """Chapter 10 and tests/test_serve.py export to ONNX and run ONNX Runtime: CI installs them with [dev]."""
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert set(extras["onnx"]) <= set(extras["dev"])
