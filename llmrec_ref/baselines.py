@@ -109,10 +109,12 @@ class RandomScorer(_Baseline):
         pass
 
     def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
-        """s_ui ~ U(0, 1), drawn from a generator seeded with ``seed``: (U,) -> (U, I + 1)."""
+        """s_ui ~ U(0, 1): (U,) -> (U, I + 1). User u's row is drawn from a generator seeded with
+        (``seed``, u), so a user gets the same scores whichever other users are scored with them."""
         self._check_fitted()
-        gen = torch.Generator().manual_seed(self.seed)
-        return self._pad(torch.rand(len(user_tensor(users)), self.n_items_, generator=gen))
+        rows = [torch.rand(self.n_items_, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + int(u)))
+                for u in user_tensor(users)]
+        return self._pad(torch.stack(rows) if rows else torch.zeros(0, self.n_items_))
 
 
 class Popularity(_Baseline):

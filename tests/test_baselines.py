@@ -157,3 +157,14 @@ def test_baselines_beat_random_on_movielens():
         ndcg[type(model).__name__] = full_ranking(model, split, ks=(10,), n_boot=0)["ndcg@10"].mean
     assert ndcg["RandomScorer"] < 0.02 < 0.1 < ndcg["Popularity"] < ndcg["ItemKNN"] < ndcg["EASE"]
     assert ndcg["ItemKNN"] > 0.25 and ndcg["EASE"] > 0.3
+
+
+def test_random_scores_of_a_user_do_not_depend_on_who_else_is_scored():
+    """Evaluation scores users in blocks (and over processes): a user's random scores must be theirs."""
+    log = pd.DataFrame({"user_id": [1, 2, 3, 4], "item_id": [1, 2, 3, 4], "timestamp": [1, 2, 3, 4]})
+    model = RandomScorer(n_items=4, seed=7).fit(log)
+    together = model.score(torch.tensor([1, 2, 3, 4]), log)
+    assert torch.equal(model.score(torch.tensor([3]), log), together[2:3])
+    assert torch.equal(model.score(torch.tensor([4, 1]), log), together[[3, 0]])
+    assert not torch.equal(together[0], together[1])  # users differ
+    assert not torch.equal(RandomScorer(n_items=4, seed=8).fit(log).score(torch.tensor([1]), log), together[:1])
