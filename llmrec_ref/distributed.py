@@ -33,6 +33,8 @@ each process has a GPU), or from Python with ``torch.multiprocessing`` (see the 
 from __future__ import annotations
 
 import os
+import socket
+import tempfile
 from typing import Callable
 
 import numpy as np
@@ -41,7 +43,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["Shard", "init", "user_blocks"]
+__all__ = ["Shard", "init", "run_local", "user_blocks"]
 
 TABLE_ROWS = 4096  # a 2-D parameter with more rows is an embedding table: its gradients travel row-sparse
 
@@ -174,3 +176,45 @@ def init(backend: str | None = None) -> Shard:
     if not dist.is_initialized():
         dist.init_process_group(backend)
     return Shard()
+
+
+def _local_worker(rank: int, world: int, port: int, folder: str, fn: Callable, args: tuple) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        result = fn(Shard(), *args)
+        tmp = os.path.join(folder, f".tmp-{rank}.pt")
+        torch.save(result, tmp)
+        os.replace(tmp, os.path.join(folder, f"{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def run_local(world: int, fn: Callable, *args, timeout: float = 600) -> list:
+    """Run ``fn(shard, *args)`` in ``world`` new processes on this machine (gloo, one thread
+    each, as ``torchrun --nproc-per-node world`` would) and return their results in rank order.
+
+    ``fn`` must be importable by the new processes (a function of a module, not one defined in
+    a notebook); its result travels back through ``torch.save``. A process that fails or runs
+    past ``timeout`` seconds stops them all with a ``RuntimeError``."""
+    import torch.multiprocessing as mp
+
+    if isinstance(world, bool) or not isinstance(world, int) or world < 1:
+        raise ValueError(f"world must be an int >= 1, got {world!r}")
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        ctx = mp.start_processes(_local_worker, args=(world, port, folder, fn, args), nprocs=world,
+                                 join=False, start_method="spawn")
+        for p in ctx.processes:
+            p.join(timeout=timeout)
+        late = [p for p in ctx.processes if p.is_alive()]
+        for p in late:
+            p.kill()
+        failed = [r for r, p in enumerate(ctx.processes) if p.exitcode != 0]
+        if late or failed:
+            raise RuntimeError(f"process(es) {failed} of {world} failed" + (f" or ran past {timeout} s" if late else "")
+                               + ": see their error output above")
+        return [torch.load(os.path.join(folder, f"{r}.pt"), weights_only=False) for r in range(world)]

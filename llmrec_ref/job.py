@@ -24,8 +24,9 @@ from pathlib import Path
 
 from llmrec_ref import recipes
 from llmrec_ref.evaluation import full_ranking
+from llmrec_ref.models import ContextRec
 
-__all__ = ["run_job"]
+__all__ = ["fit_and_rank", "run_job"]
 
 
 def _check_folder(path: str | None, what: str) -> None:
@@ -70,3 +71,13 @@ def run_job(dataset: str = "shop", out: str | None = None, checkpoint: str | Non
 
         dist.destroy_process_group()
     return row
+
+
+def fit_and_rank(shard, settings: dict, split) -> dict:
+    """Fit ``ContextRec(**settings)`` on ``split`` as one process of a job (``shard``, or None
+    for a single process) and rank its test part; returns the training log, the weights and the
+    per-user metrics. The function ``distributed.run_local`` runs in each process (chapter 11)."""
+    model = ContextRec(**settings).fit(split.train, split.valid, shard=shard)
+    res = full_ranking(model, split, n_boot=0, shard=shard)
+    return {"log": model.train_log_, "state": model.network_.state_dict(), "users": res.users,
+            "per_user": res.per_user, "means": res.means()}

@@ -3,17 +3,12 @@ follow the single-process trajectory, and their evaluation equals the single-pro
 
 from __future__ import annotations
 
-import os
-import socket
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 
-from llmrec_ref.distributed import Shard, user_blocks
+from llmrec_ref.distributed import Shard, run_local, user_blocks
 from llmrec_ref.evaluation import rank_heldout
 from llmrec_ref.models import ContextRec
 from llmrec_ref.split import leave_one_out
@@ -37,54 +32,33 @@ def make_split(n_users: int = 1100):
     return leave_one_out(log.drop_duplicates(["user_id", "item_id"]))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
+def _fit_and_rank(shard: Shard) -> dict:
     import llmrec_ref.distributed as D
 
     D.TABLE_ROWS = 16  # the item table (31 rows) and two context tables travel row-sparse, as a large one would
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        shard = Shard()
-        split = make_split()
-        model = ContextRec(**SMALL).fit(split.train, split.valid, shard=shard)
-        res = rank_heldout(model, split.train, split.test, n_boot=50, shard=shard)
-        if rank == 0:
-            torch.save({"log": model.train_log_, "state": model.network_.state_dict(),
-                        "per_user": res.per_user, "means": res.means(), "users": res.users}, out)
-    finally:
-        dist.destroy_process_group()
+    split = make_split()
+    model = ContextRec(**SMALL).fit(split.train, split.valid, shard=shard)
+    res = rank_heldout(model, split.train, split.test, n_boot=50, shard=shard)
+    return {"log": model.train_log_, "state": model.network_.state_dict(), "per_user": res.per_user,
+            "means": res.means(), "users": res.users}
 
 
-def run_processes(world: int, tmp_path) -> dict:
-    out = str(tmp_path / f"world{world}.pt")
-    ctx = mp.start_processes(_worker, args=(world, free_port(), out), nprocs=world, join=False, start_method="spawn")
-    for p in ctx.processes:
-        p.join(timeout=240)
-    alive = [p for p in ctx.processes if p.is_alive()]
-    for p in alive:
-        p.kill()
-    assert not alive, f"a process of the {world}-process run did not finish within 240 s"
-    assert all(p.exitcode == 0 for p in ctx.processes), [p.exitcode for p in ctx.processes]
-    return torch.load(out, weights_only=False)
+def run_processes(world: int) -> dict:
+    results = run_local(world, _fit_and_rank, timeout=240)
+    same = [[{k: v for k, v in row.items() if k != "seconds"} for row in r["log"]] for r in results]
+    assert all(log == same[0] for log in same)  # every process saw the same losses and validation metrics
+    return results[0]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ddp")
+def runs():
     torch.set_num_threads(1)
     split = make_split()
     model = ContextRec(**SMALL).fit(split.train, split.valid)
     single = rank_heldout(model, split.train, split.test, n_boot=50)
     return {"single": {"log": model.train_log_, "state": model.network_.state_dict(), "model": model,
                        "per_user": single.per_user, "means": single.means()},
-            1: run_processes(1, tmp), 2: run_processes(2, tmp)}
+            1: run_processes(1), 2: run_processes(2)}
 
 
 def test_one_process_job_equals_ordinary_fit_exactly(runs):
