@@ -1,0 +1,27 @@
+"""Pasting chapter 01's own code (the notebook's inline functions, the package's versions) into an
+exercise's answer does not pass its check: every exercise asks for a variation the chapter does
+not write out."""
+
+from __future__ import annotations
+
+import pytest
+from chapter_code import chapter_function
+
+from llmrec_ref import preprocess, split
+from llmrec_ref.checks import ExerciseFailed, ch01
+
+PASTES = [
+    (ch01.ex1, "to_implicit_per_user", lambda: preprocess.to_implicit),
+    (ch01.ex1, "to_implicit_per_user", lambda: chapter_function("01", "clean_inline")),
+    (ch01.ex2, "k_core_distinct", lambda: chapter_function("01", "k_core_inline")),
+    (ch01.ex2, "k_core_distinct", lambda: preprocess.k_core),
+    (ch01.ex3, "leaky_users", lambda: split.check_no_leakage),
+    (ch01.ex3, "leaky_users", lambda: chapter_function("01", "leave_one_out_inline")),
+]
+
+
+@pytest.mark.parametrize(("check", "answer", "pasted"), PASTES,
+                         ids=[f"{c.__name__}-{a}-{i}" for i, (c, a, _) in enumerate(PASTES)])
+def test_the_chapters_code_pasted_as_the_answer_fails(check, answer, pasted):
+    with pytest.raises(ExerciseFailed):
+        check({answer: pasted()})
