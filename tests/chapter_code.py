@@ -21,3 +21,19 @@ def chapter_function(chapter: str, name: str):
     for node in [*imports, defs[-1]]:
         exec(compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec"), namespace)  # noqa: S102
     return namespace[name]
+
+
+def paste_test(pastes: list[tuple]):
+    """A test, parametrised over ``pastes = [(check, answer name, () -> chapter function)]``, that
+    puts each chapter function in the namespace under the answer's name and expects the check to fail."""
+    import pytest
+
+    from llmrec_ref.checks import ExerciseFailed
+
+    @pytest.mark.parametrize(("check", "answer", "pasted"), pastes,
+                             ids=[f"{c.__name__}-{a}-{i}" for i, (c, a, _) in enumerate(pastes)])
+    def test_the_chapters_code_pasted_as_the_answer_fails(check, answer, pasted):
+        with pytest.raises(ExerciseFailed):
+            check({answer: pasted()})
+
+    return test_the_chapters_code_pasted_as_the_answer_fails

@@ -28,3 +28,21 @@ def fingerprint(value) -> str:
         h.update(repr((arr.shape, str(arr.dtype))).encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()
+
+
+def torch_generator():
+    """A torch generator seeded like :func:`fresh_rng`."""
+    import torch
+
+    return torch.Generator().manual_seed(int(fresh_rng().integers(2**62)))
+
+
+def one_letter(ns: dict, name: str, exercise: str, letters: str = "abcd") -> str:
+    """The multiple-choice answer ``ns[name]`` as one lower-case letter among ``letters``
+    ("b", "B", "(b)" all read as "b"), or a failure saying how to answer."""
+    from llmrec_ref.checks._common import expect, require
+
+    letter = require(ns, name, exercise, str).strip().lower().strip("()")
+    expect(len(letter) == 1 and letter in letters, exercise,
+           f"answer with one letter among {', '.join(letters)}.")
+    return letter

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from llmrec_ref.checks._common import call, expect, passed, require
-from llmrec_ref.checks._fresh import fingerprint, fresh_rng
+from llmrec_ref.checks._fresh import fingerprint, fresh_rng, one_letter, torch_generator
 
 _UNCHANGED = "your function modified its input ({}); the exercise says not to: work on a copy."
 
@@ -154,7 +154,7 @@ def ex3(ns: dict) -> None:
     L = mean_b [-log s(u_pos.v) - sum_k log s(-u_neg_k.v)], without autograd."""
     name = "Exercise 3"
     fn = require(ns, "sgns_grads", name, callable)
-    gen = torch.Generator().manual_seed(int(fresh_rng().integers(2**62)))
+    gen = torch_generator()
     for B, K, d, scale in ((1, 1, 3, 1.0), (6, 4, 5, 1.0), (5, 3, 4, 6.0)):  # the last: scores near +-100
         v, u_pos = (scale * torch.randn(B, d, generator=gen, dtype=torch.float64) for _ in range(2))
         u_neg = scale * torch.randn(B, K, d, generator=gen, dtype=torch.float64)
@@ -203,9 +203,7 @@ def ex3(ns: dict) -> None:
 def ex4(ns: dict) -> None:
     """``first_step_moves``: which vectors get a non-zero gradient on the first step (a letter)."""
     name = "Exercise 4"
-    answer = require(ns, "first_step_moves", name, str)
-    letter = answer.strip().lower().strip("()")
-    expect(letter in {"a", "b", "c", "d"}, name, "answer with one letter among a, b, c, d.")
+    letter = one_letter(ns, "first_step_moves", name)
     expect(letter == "b", name, "not that one: with u = 0 every score u.v is 0. Write dL/dv and dL/du_pos from "
            "exercise 3 at that point and see which of them is a sum of zero vectors.")
     passed(name, "at word2vec's initialisation only the context vectors move on the first step")

@@ -15,13 +15,9 @@ import torch
 from torch.nn import functional as F
 
 from llmrec_ref.checks._common import call, expect, passed, require
-from llmrec_ref.checks._fresh import fresh_rng
+from llmrec_ref.checks._fresh import fresh_rng, torch_generator
 
 _UNCHANGED = "your function modified its input ({}); the exercise says not to: work on new tensors."
-
-
-def _generator() -> torch.Generator:
-    return torch.Generator().manual_seed(int(fresh_rng().integers(2**62)))
 
 
 def _close(a: object, b: torch.Tensor, atol: float = 1e-7) -> bool:
@@ -81,7 +77,7 @@ def ex1(ns: dict) -> None:
     """``rms_block(x, params, mask)``: one pre-norm Transformer block, single head, RMSNorm, no biases."""
     name = "Exercise 1"
     fn = require(ns, "rms_block", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, T, d, causal in ((1, 1, 4, True), (2, 5, 8, True), (3, 7, 6, False)):
         x, params, mask = _block_case(gen, B, T, d, causal)
         kept = (x.clone(), {k: v.clone() for k, v in params.items()}, mask.clone())

@@ -18,13 +18,9 @@ import torch
 from torch.nn import functional as F
 
 from llmrec_ref.checks._common import call, expect, passed, require
-from llmrec_ref.checks._fresh import fresh_rng
+from llmrec_ref.checks._fresh import one_letter, torch_generator
 
 _UNCHANGED = "your function modified its input ({}); the exercise says not to: work on new tensors."
-
-
-def _generator() -> torch.Generator:
-    return torch.Generator().manual_seed(int(fresh_rng().integers(2**62)))
 
 
 def _close(a: object, b: torch.Tensor, atol: float = 1e-7) -> bool:
@@ -59,7 +55,7 @@ def ex1(ns: dict) -> None:
     query with no real key gets zero weights and a zero output."""
     name = "Exercise 1"
     fn = require(ns, "masked_attention", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, Tq, Tk, d, dv in ((1, 1, 1, 2, 3), (3, 4, 6, 5, 2), (4, 2, 9, 8, 7)):
         q = 2.0 * torch.randn(B, Tq, d, generator=gen, dtype=torch.float64)
         k = 2.0 * torch.randn(B, Tk, d, generator=gen, dtype=torch.float64)
@@ -102,7 +98,7 @@ def ex2(ns: dict) -> None:
     key/value head i // (H / G)."""
     name = "Exercise 2"
     fn = require(ns, "grouped_query_attention", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, H, G, T, dh in ((1, 2, 1, 3, 4), (2, 4, 2, 5, 3), (2, 6, 3, 4, 8), (1, 3, 3, 2, 2)):
         q = torch.randn(B, H, T, dh, generator=gen, dtype=torch.float64)
         k, v = (torch.randn(B, G, T, dh, generator=gen, dtype=torch.float64) for _ in range(2))
@@ -134,7 +130,7 @@ def ex3(ns: dict) -> None:
     over its user's real history items of h_t . c / sqrt(d); users = weights @ history."""
     name = "Exercise 3"
     fn = require(ns, "target_attention", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, T, N, d in ((1, 1, 1, 3), (3, 6, 4, 5), (5, 8, 2, 4)):
         hist = torch.randn(B, T, d, generator=gen, dtype=torch.float64)
         cands = 1.5 * torch.randn(B, N, d, generator=gen, dtype=torch.float64)
@@ -178,7 +174,7 @@ def ex4(ns: dict) -> None:
     exactly 0 where key j is padding."""
     name = "Exercise 4"
     fn = require(ns, "pairwise_gates", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, T, d in ((1, 1, 2), (3, 5, 3), (2, 9, 6)):
         h = torch.randn(B, T, d, generator=gen, dtype=torch.float64)  # padded slots hold vectors too
         w = torch.randn(2 * d, generator=gen, dtype=torch.float64)
@@ -212,9 +208,7 @@ def ex4(ns: dict) -> None:
 def ex5(ns: dict) -> None:
     """``why_same_order``: why sigmoid(w . [h_i; h_j] + b) ranks the keys the same for every query (a letter)."""
     name = "Exercise 5"
-    answer = require(ns, "why_same_order", name, str)
-    letter = answer.strip().lower().strip("()")
-    expect(letter in {"a", "b", "c", "d"}, name, "answer with one letter among a, b, c, d.")
+    letter = one_letter(ns, "why_same_order", name)
     expect(letter == "b", name, "not that one: write w . [h_i; h_j] + b as the two terms of your exercise 4 and ask "
            "which of them can differ between two keys j and j', and whether a monotone function can swap them.")
     passed(name, "the query's term shifts every key alike and the sigmoid keeps the order: a nonlinearity of the pair is needed")
