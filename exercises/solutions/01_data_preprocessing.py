@@ -26,7 +26,6 @@
 # to write them yourself).
 
 # %%
-import numpy as np
 import pandas as pd
 
 from llmrec_ref.checks import ch01
