@@ -16,8 +16,8 @@
 # %% [markdown]
 # # Exercises 01 · Data preprocessing
 #
-# Four exercises on `notebooks/01_data_preprocessing.ipynb`, each a variation the chapter does
-# not write out (about 40 min in all). Write your answer in the cell marked `# your code here`,
+# Five exercises on `notebooks/01_data_preprocessing.ipynb`, each a variation the chapter does
+# not write out (about 55 min in all). Write your answer in the cell marked `# your code here`,
 # run it, then run the check below it: the check says "passed", or explains what is wrong. The
 # checks (`llmrec_ref.checks.ch01`) draw fresh random cases every time they run, so an answer
 # has to work in general, not on one example.
@@ -26,6 +26,7 @@
 # to write them yourself).
 
 # %%
+import numpy as np
 import pandas as pd
 
 from llmrec_ref.checks import ch01
@@ -108,3 +109,23 @@ ch01.ex3(globals())
 
 # %%
 ch01.ex4(globals())
+
+# %% [markdown]
+# ## Exercise 5 · ★★★ Popularity negatives (15 min)
+#
+# Section 7 draws negatives uniformly and mentions popularity sampling,
+# $p(i) \propto \text{count}(i)^{\alpha}$, without writing it. Write
+# `popularity_negatives(counts, positives, n, alpha, seed)`: `counts` is an int numpy array of
+# length `n_items + 1` where `counts[i]` is item `i`'s number of interactions, and `counts[0]`
+# counts **padding slots** (it came from a `bincount` of padded histories: it is not an item).
+# Return a numpy array of `n` item ids drawn **with replacement** from the items `1..n_items`
+# that are not in the set `positives`, with $p(i) \propto \text{counts}[i]^{\alpha}$ among them.
+# `alpha = 0` is uniform sampling; with `alpha > 0` an item nobody has seen is never drawn.
+# The same `seed` must give the same draw and another seed another one. Do not modify `counts`
+# or `positives`.
+
+# %% tags=["stub"]
+# your code here
+
+# %%
+ch01.ex5(globals())

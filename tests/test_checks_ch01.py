@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / WRONG below
@@ -111,11 +112,57 @@ def leaky_users_mutating(train, test):
     return sorted(train.loc[train["timestamp"] > train["first_test"], "user_id"].unique().tolist())
 
 
+# ------------------------------------------------------------------ exercise 5
+def popularity_negatives(counts, positives, n, alpha, seed):
+    weight = counts[1:].astype(float) ** alpha
+    weight[[i - 1 for i in positives]] = 0.0
+    return np.random.default_rng(seed).choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+
+
+def negatives_uniform(counts, positives, n, alpha, seed):
+    allowed = np.setdiff1d(np.arange(1, len(counts)), sorted(positives))
+    return np.random.default_rng(seed).choice(allowed, size=n)
+
+
+def negatives_with_padding(counts, positives, n, alpha, seed):
+    weight = counts.astype(float) ** alpha
+    weight[sorted(positives)] = 0.0
+    return np.random.default_rng(seed).choice(np.arange(len(counts)), size=n, p=weight / weight.sum())
+
+
+def negatives_dropped_after(counts, positives, n, alpha, seed):
+    weight = counts[1:].astype(float) ** alpha
+    draw = np.random.default_rng(seed).choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+    return draw[~np.isin(draw, sorted(positives))]
+
+
+def negatives_global_rng(counts, positives, n, alpha, seed):
+    weight = counts[1:].astype(float) ** alpha
+    weight[[i - 1 for i in positives]] = 0.0
+    return np.random.choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+
+
+def negatives_fixed_seed(counts, positives, n, alpha, seed):
+    return popularity_negatives(counts, positives, n, alpha, 0)
+
+
+def negatives_mutating(counts, positives, n, alpha, seed):
+    counts[0] = 0
+    return popularity_negatives(counts, positives, n, alpha, seed)
+
+
+def negatives_zero_count_excluded(counts, positives, n, alpha, seed):  # alpha = 0 should keep unseen items
+    weight = np.where(counts[1:] > 0, counts[1:].astype(float) ** alpha, 0.0)
+    weight[[i - 1 for i in positives]] = 0.0
+    return np.random.default_rng(seed).choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+
+
 RIGHT = {
     ch01.ex1: {"to_implicit_per_user": to_implicit_per_user},
     ch01.ex2: {"k_core_distinct": k_core_distinct},
     ch01.ex3: {"leaky_users": leaky_users},
     ch01.ex4: {"leaking_protocols": "c, d, e"},
+    ch01.ex5: {"popularity_negatives": popularity_negatives},
 }
 WRONG = [
     (ch01.ex1, {"to_implicit_per_user": per_user_strict}, "use >=, not >"),
@@ -137,6 +184,13 @@ WRONG = [
     (ch01.ex4, {"leaking_protocols": "cd"}, "row order is not necessarily its time order"),
     (ch01.ex4, {"leaking_protocols": "acde"}, "included a protocol that cannot leak"),
     (ch01.ex4, {"leaking_protocols": "c, d, f"}, "letters among a-e"),
+    (ch01.ex5, {"popularity_negatives": negatives_uniform}, "your draw is uniform"),
+    (ch01.ex5, {"popularity_negatives": negatives_with_padding}, "id 0 is padding"),
+    (ch01.ex5, {"popularity_negatives": negatives_dropped_after}, "exclude them before drawing"),
+    (ch01.ex5, {"popularity_negatives": negatives_global_rng}, "same seed must give the same draw"),
+    (ch01.ex5, {"popularity_negatives": negatives_fixed_seed}, "another seed must give another draw"),
+    (ch01.ex5, {"popularity_negatives": negatives_mutating}, "modified `counts`"),
+    (ch01.ex5, {"popularity_negatives": negatives_zero_count_excluded}, "0 \\*\\* 0 = 1"),
 ]
 
 

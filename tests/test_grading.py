@@ -169,7 +169,7 @@ def submission(path: Path, edit) -> None:
             cells += edit(solution, cell)
         else:
             cells.append(cell)
-    assert solution == 4, "exercises/solutions/01 changed: update these submissions"
+    assert solution == 5, "exercises/solutions/01 changed: update these submissions"
     nb.cells = cells
     nbformat.write(nb, path)
 
@@ -178,7 +178,7 @@ def code(source: str):
     return nbformat.v4.new_code_cell(source)
 
 
-def forger(n, cell):  # ex1 wrong, every in-kernel forgery of a pass; ex2-4 right
+def forger(n, cell):  # ex1 wrong, every in-kernel forgery of a pass; ex2-5 right
     return [code(WRONG_EX1), code(FORGERY)] if n == 1 else [cell]
 
 
@@ -243,7 +243,7 @@ def by_exercise(grade: dict) -> dict:
 
 def test_an_honest_solution_gets_full_marks_in_a_hostile_batch(batch):
     alice = batch[0]["01_alice"]
-    assert (alice["score"], alice["total"]) == (4, 4), alice
+    assert (alice["score"], alice["total"]) == (5, 5), alice
     assert not alice["notes"]
 
 
@@ -251,7 +251,7 @@ def test_patching_json_rebinding_checks_import_hooks_and_printed_passes_forge_no
     forger = by_exercise(batch[0]["01_forger"])
     assert not forger["ex1"]["passed"]
     assert forger["ex1"]["message"].startswith("Exercise 1: a rating equal to the user's own mean counts as positive")
-    assert all(forger[e]["passed"] for e in ("ex2", "ex3", "ex4")), forger
+    assert all(forger[e]["passed"] for e in ("ex2", "ex3", "ex4", "ex5")), forger
 
 
 def test_an_input_transformer_over_the_graders_cells_earns_nothing(batch):
@@ -297,11 +297,11 @@ def _cmdline(proc: Path) -> bytes:
 
 def test_a_bad_cell_or_a_file_that_is_not_json_is_that_submissions_result(batch):
     grades, stdout = batch
-    assert grades["01_badcell"]["score"] == 4
+    assert grades["01_badcell"]["score"] == 5
     assert "cell 2 has a source that is not text (int); it was skipped" in grades["01_badcell"]["notes"]
     assert grades["01_notjson"]["score"] == 0
     assert all("could not be read" in r["message"] for r in grades["01_notjson"]["exercises"])
-    assert "01_alice.ipynb (chapter 01): 4/4 passed" in stdout
+    assert "01_alice.ipynb (chapter 01): 5/5 passed" in stdout
 
 
 # --- start-up, stop, options -------------------------------------------------------------

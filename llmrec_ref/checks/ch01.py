@@ -232,3 +232,63 @@ def ex4(ns: dict) -> None:
         expect(False, name, "you missed one that leaks: a log's row order is not necessarily its time order.")
     expect(letters == leak, name, "you missed a protocol that leaks: which ones ignore time inside a user's history?")
     passed(name, "the protocols that ignore time within a user's history are the ones that leak")
+
+
+# --------------------------------------------------------------------------- exercise 5
+def _draw(fn, name: str, counts: np.ndarray, positives: set, n: int, alpha: float, seed: int) -> np.ndarray:
+    before_counts, before_pos = fingerprint(counts), set(positives)
+    out = call(fn, name, counts, positives, n, alpha, seed)
+    expect(fingerprint(counts) == before_counts and positives == before_pos, name,
+           "your function modified `counts` or `positives`; the exercise says not to: work on copies.")
+    try:
+        arr = np.asarray(out)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)
+    expect(arr.shape == (n,), name, f"return n = {n} ids in a 1-d array; got shape {arr.shape}. (Drawing and then "
+           "dropping the positives leaves fewer than n: exclude them before drawing.)")
+    expect(arr.dtype.kind in "iu", name, f"return integer item ids, not {arr.dtype}.")
+    return arr.astype(np.int64)
+
+
+def ex5(ns: dict) -> None:
+    """``popularity_negatives(counts, positives, n, alpha, seed)``: n ids drawn with replacement with
+    p(i) proportional to counts[i] ** alpha over the items 1..len(counts)-1 that are not positives."""
+    name = "Exercise 5"
+    fn = require(ns, "popularity_negatives", name, callable)
+    rng = fresh_rng()
+    n_items = int(rng.integers(12, 25))
+    counts = rng.integers(1, 60, n_items + 1).astype(np.int64)
+    counts[0] = 10 * counts.sum()  # padding slots counted too (e.g. a bincount of padded histories)
+    picked = rng.choice(np.arange(1, n_items + 1), 6, replace=False)
+    counts[picked[:2]] = 0  # items nobody has seen (and that are not positives)
+    positives = {int(i) for i in picked[2:]}
+    seed = int(rng.integers(2**31))
+    n = 40_000
+    for alpha in (0.75, 0.0):
+        arr = _draw(fn, name, counts, positives, n, alpha, seed)
+        expect(not (arr == 0).any(), name, "id 0 is padding, never an item: counts[0] counts padding slots, so "
+               "leave it out of the draw.")
+        expect(bool(((arr >= 1) & (arr <= n_items)).all()), name, f"ids must lie in 1..len(counts) - 1 = 1..{n_items}.")
+        hit = sorted(set(arr.tolist()) & positives)
+        expect(not hit, name, "negatives must exclude the user's positives; some of yours are positives.")
+        # the distribution, by its definition: counts ** alpha over allowed items, normalised
+        weight = np.where(np.arange(n_items + 1) == 0, 0.0, counts.astype(float) ** alpha)
+        weight[sorted(positives)] = 0.0
+        p = weight / weight.sum()
+        freq = np.bincount(arr, minlength=n_items + 1) / n
+        tolerance = 5 * np.sqrt(p * (1 - p) / n) + 1e-4
+        if not bool((np.abs(freq - p) <= tolerance).all()):
+            allowed = (np.arange(n_items + 1) > 0) & ~np.isin(np.arange(n_items + 1), sorted(positives))
+            uniform = np.where(allowed, 1.0 / allowed.sum(), 0.0)
+            expect(not (alpha > 0 and (np.abs(freq - uniform) <= 5 * np.sqrt(uniform / n) + 1e-4).all()), name,
+                   "your draw is uniform: weight each item by counts[i] ** alpha (popular items more often).")
+            expect(False, name, f"with alpha = {alpha} the frequencies of your ids do not follow p(i) = counts[i]**alpha "
+                   "/ (the sum over allowed items): with alpha = 0 every allowed item is equally likely, unseen ones "
+                   "included (0 ** 0 = 1); with alpha > 0 an item nobody has seen is never drawn.")
+    again = _draw(fn, name, counts, positives, n, 0.75, seed)
+    first = _draw(fn, name, counts, positives, n, 0.75, seed)
+    expect(np.array_equal(again, first), name, "the same seed must give the same draw: use np.random.default_rng(seed), "
+           "not the global np.random.")
+    other = _draw(fn, name, counts, positives, n, 0.75, seed + 1)
+    expect(not np.array_equal(other, first), name, "another seed must give another draw: seed the generator with `seed`.")
+    passed(name, "popularity negatives, p proportional to count ** alpha, positives and padding excluded, seeded")
