@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from chapter_code import chapter_function
 from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / WRONG below
     test_missing_answer_fails_with_a_hint,
     test_right_answer_passes,
@@ -53,14 +54,7 @@ def k_core_distinct(df, k):
         df = df[keep]
 
 
-def k_core_rows(df, k):  # the chapter's k-core: counts rows
-    while True:
-        user_n = df["user_id"].map(df["user_id"].value_counts())
-        item_n = df["item_id"].map(df["item_id"].value_counts())
-        keep = (user_n >= k) & (item_n >= k)
-        if keep.all():
-            return df.reset_index(drop=True)
-        df = df[keep]
+k_core_rows = chapter_function("01", "k_core_inline")  # the chapter's k-core: counts rows
 
 
 def k_core_one_pass(df, k):
