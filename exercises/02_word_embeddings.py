@@ -14,7 +14,7 @@
 # # Exercises 02 · Word embeddings
 #
 # Four exercises on `notebooks/02_word_embeddings.ipynb`, each a variation the chapter does not
-# write out (about 40 min in all). Write your answer in the cell marked `# your code here`, run
+# write out (about 35 min in all). Write your answer in the cell marked `# your code here`, run
 # it, then run the check below it: the check says "passed", or explains what is wrong. The
 # checks (`llmrec_ref.checks.ch02`) draw fresh random cases every time they run.
 #

@@ -14,7 +14,7 @@
 # # Exercises 04 · Attention
 #
 # Five exercises on `notebooks/04_attention.ipynb`, each a variation the chapter does not write
-# out (about 55 min in all). Write your answer in the cell marked `# your code here`, run it,
+# out (about 50 min in all). Write your answer in the cell marked `# your code here`, run it,
 # then run the check below it: the check says "passed", or explains what is wrong. The checks
 # (`llmrec_ref.checks.ch04`) draw fresh random cases every time they run.
 #
