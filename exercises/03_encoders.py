@@ -13,29 +13,40 @@
 # %% [markdown]
 # # Exercises 03 · Encoders
 #
-# Four exercises on `notebooks/03_encoders.ipynb`. Write your answer in the cell marked
-# `# your code here`, run it, then run the check below it: the check says "passed", or
-# explains what is wrong. The checks live in `llmrec_ref.checks.ch03`.
+# Four exercises on `notebooks/03_encoders.ipynb`, each a variation the chapter does not write
+# out (about 45 min in all). Write your answer in the cell marked `# your code here`, run it,
+# then run the check below it: the check says "passed", or explains what is wrong. The checks
+# (`llmrec_ref.checks.ch03`) draw fresh random cases every time they run.
 #
-# Use plain torch (not `torch.nn.GRU`, `llmrec_ref.encoders` or `llmrec_ref.sampling`: the
-# point is to write them yourself).
+# Use plain torch (not `torch.nn.TransformerEncoderLayer`, `F.scaled_dot_product_attention`,
+# `F.rms_norm` or `llmrec_ref.encoders`: the point is to write them yourself).
 
 # %%
+import math
+
 import torch
-from torch.nn import functional as F
 
 from llmrec_ref.checks import ch03
 
 # %% [markdown]
-# ## Exercise 1 · One GRU step (10 min)
+# ## Exercise 1 · ★★★ A pre-norm Transformer block with RMSNorm (20 min)
 #
-# Write `gru_step(x, h, W_ih, W_hh, b_ih, b_hh)` returning the new state $h_t$ (B, H) from
-# the input $x_t$ (B, d_in) and the previous state $h_{t-1}$ (B, H). The weights are laid out
-# as in `torch.nn.GRUCell`: `W_ih` (3H, d_in) stacks $[W_{ir}; W_{iz}; W_{in}]$, `W_hh` (3H, H)
-# stacks $[W_{hr}; W_{hz}; W_{hn}]$, and the biases likewise.
+# Section 4 builds torch's layer from its modules, with LayerNorm. Many recent models (LLaMA,
+# and recommenders built on them) use **RMSNorm** instead, which does not subtract the mean:
 #
-# $$r = \sigma(W_{ir}x + b_{ir} + W_{hr}h + b_{hr}),\quad z = \sigma(W_{iz}x + b_{iz} + W_{hz}h + b_{hz})$$
-# $$n = \tanh\big(W_{in}x + b_{in} + r \odot (W_{hn}h + b_{hn})\big),\quad h_t = (1 - z)\odot n + z\odot h$$
+# $$\mathrm{RMS}(z) = g \odot \frac{z}{\sqrt{\frac{1}{d}\sum_j z_j^2 + 10^{-6}}}.$$
+#
+# Write `rms_block(x, params, mask)` for `x` of shape `(B, T, d)`: one **pre-norm** block,
+# $x \leftarrow x + \mathrm{SA}(\mathrm{RMS}_1(x))$, then $x \leftarrow x + \mathrm{FF}(\mathrm{RMS}_2(x))$,
+# with
+#
+# - single-head self-attention $\mathrm{SA}(z) = \mathrm{softmax}\big(q k^\top / \sqrt{d} + \text{mask}\big)\, v\; W_o^\top$,
+#   $q = z W_q^\top$, $k = z W_k^\top$, $v = z W_v^\top$, where `mask` is a bool `(T, T)` tensor,
+#   **True = query t may attend to key s**, and every query may attend to at least one key;
+# - $\mathrm{FF}(z) = \mathrm{ReLU}(z W_1^\top) W_2^\top$; no biases anywhere.
+#
+# `params` is a dict of tensors: `Wq`, `Wk`, `Wv`, `Wo` `(d, d)`, `W1` `(d_ff, d)`, `W2`
+# `(d, d_ff)`, `g1`, `g2` `(d,)`. Do not modify the inputs.
 
 # %% tags=["stub"]
 # your code here
@@ -44,11 +55,15 @@ from llmrec_ref.checks import ch03
 ch03.ex1(globals())
 
 # %% [markdown]
-# ## Exercise 2 · Sinusoidal positions (5 min)
+# ## Exercise 2 · ★★ Moving a position by k is a rotation (10 min)
 #
-# Write `sinusoidal_positions(T, d)` returning a float (T, d) tensor with
-# $PE_{p,2i} = \sin(p / 10000^{2i/d})$ and $PE_{p,2i+1} = \cos(p / 10000^{2i/d})$ for
-# positions $p = 0..T-1$ and pairs $i = 0..d/2-1$ ($d$ is even).
+# Section 5 says that $PE_{p+k}$ is a fixed rotation of $PE_p$. Derive it: with
+# $w_i = 10000^{-2i/d}$, the pair $(PE_{p,2i}, PE_{p,2i+1}) = (\sin p w_i, \cos p w_i)$. Use
+# $\sin(a + b)$ and $\cos(a + b)$ to write $(\sin (p+k) w_i, \cos (p+k) w_i)$ as a 2 x 2
+# matrix times $(\sin p w_i, \cos p w_i)$. Then write `shift_rotation(k, d)` returning the
+# `(d, d)` matrix $M_k$ with $M_k\,PE_p = PE_{p+k}$ for **every** position $p$ ($d$ even,
+# $k$ any integer, negative too). Note that $M_k$ does not depend on $p$: that is what lets
+# attention learn "k positions back" once for all positions.
 
 # %% tags=["stub"]
 # your code here
@@ -57,11 +72,12 @@ ch03.ex1(globals())
 ch03.ex2(globals())
 
 # %% [markdown]
-# ## Exercise 3 · The causal mask (5 min)
+# ## Exercise 3 · ★ Left padding (10 min)
 #
-# Write `causal_mask(T)` returning a bool (T, T) tensor where entry $[t, s]$ is True when
-# query position $t$ may attend to key position $s$, i.e. when $s \le t$ (the course's and
-# `F.scaled_dot_product_attention`'s convention: True = may attend).
+# Write `left_pad(histories, max_len)`: `histories` is a list of lists of item ids (oldest
+# first). Return an int64 `(B, max_len)` tensor holding each history's **last** `max_len`
+# items, right-aligned, with 0 (padding) on the left. An empty history is a row of zeros. Do
+# not modify `histories`.
 
 # %% tags=["stub"]
 # your code here
@@ -70,11 +86,12 @@ ch03.ex2(globals())
 ch03.ex3(globals())
 
 # %% [markdown]
-# ## Exercise 4 · Left padding (10 min)
+# ## Exercise 4 · ★ How much may attend? (5 min, answer before running anything)
 #
-# Write `left_pad(histories, max_len)`: `histories` is a list of lists of item ids (oldest
-# first). Return an int64 (B, max_len) tensor holding each history's **last** `max_len`
-# items, right-aligned, with 0 (padding) on the left. An empty history is a row of zeros.
+# A history of 5 films is left-padded to $T = 8$ slots. The encoder combines the causal mask
+# (query $t$ may attend to key $s$ when $s \le t$) with the key-padding mask (no query may
+# attend to a padded slot). How many of the $8 \times 8 = 64$ entries of the combined mask are
+# True (may attend)? Set `n_allowed` to that int.
 
 # %% tags=["stub"]
 # your code here

@@ -585,8 +585,9 @@ plt.show()
 #
 # ## Exercises
 #
-# `exercises/01_data_preprocessing.ipynb`: implicit feedback, a k-core with separate user and
-# item thresholds, a leakage-free leave-one-out split and negative sampling, each with a check
+# `exercises/01_data_preprocessing.ipynb`: positives against each user's own mean rating, a
+# k-core that counts distinct items and users (repeated events), the users a split leaks, a
+# graded question on which splits leak, and popularity-weighted negatives; each with a check
 # that explains a wrong answer.
 #
 # ## Further reading

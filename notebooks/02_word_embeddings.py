@@ -834,9 +834,10 @@ print(embedding(history).shape)  # (B, T, d): ready for the encoders of chapter 
 #
 # ## Exercises
 #
-# `exercises/02_word_embeddings.ipynb`: the skip-gram pairs generator, cosine nearest
-# neighbours, and the embedding matrix in id order with padding at row 0, each with a check
-# that explains a wrong answer.
+# `exercises/02_word_embeddings.ipynb`: forward-only skip-gram pairs, cosine neighbours over a
+# matrix with padding rows and negative similarities, the negative-sampling gradients derived by
+# hand (checked against autograd), and a graded question on which vectors move first; each with
+# a check that explains a wrong answer.
 #
 # ## Further reading
 #

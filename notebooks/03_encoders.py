@@ -559,8 +559,10 @@ for name, ms in times.items():
 #
 # ## Exercises
 #
-# `exercises/03_encoders.ipynb`: a GRU step by hand, sinusoidal positions, the causal mask and
-# left padding, each with a check that explains a wrong answer.
+# `exercises/03_encoders.ipynb`: a pre-norm Transformer block with RMSNorm, the rotation that
+# moves a sinusoidal position by k (derived, then checked on every position), left padding, and
+# a graded question on how many entries a causal + padding mask allows; each with a check that
+# explains a wrong answer.
 #
 # ## Further reading
 #

@@ -469,9 +469,10 @@ print(f"removing the top-weighted film moves the score more than removing the lo
 #
 # ## Exercises
 #
-# `exercises/04_attention.ipynb`: a padding mask that gives zero weight, splitting and merging
-# heads, fixing an attention function that forgets the scaling, and pairwise sigmoid gates
-# over a padded history.
+# `exercises/04_attention.ipynb`: a padding mask that gives zero weight (and no NaN),
+# grouped-query attention, fixing a broken target attention, pairwise sigmoid gates over a
+# padded history, and a graded question on why such gates rank the keys the same for every
+# query.
 #
 # ## Further reading
 #

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from chapter_code import chapter_function
 from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / WRONG below
     test_missing_answer_fails_with_a_hint,
     test_right_answer_passes,
@@ -13,78 +15,197 @@ from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / W
 from llmrec_ref.checks import ExerciseFailed, ch01
 
 
-def to_implicit(df, threshold):
-    return df[df["rating"] >= threshold].reset_index(drop=True)
+# ------------------------------------------------------------------ exercise 1
+def to_implicit_per_user(df):
+    mean = df.groupby("user_id")["rating"].transform("mean")
+    return df[df["rating"] >= mean].reset_index(drop=True)
 
 
-def to_implicit_strict(df, threshold):
-    return df[df["rating"] > threshold].reset_index(drop=True)
+def per_user_strict(df):
+    mean = df.groupby("user_id")["rating"].transform("mean")
+    return df[df["rating"] > mean].reset_index(drop=True)
 
 
-def k_core(df, k_user, k_item):
+def global_mean(df):
+    return df[df["rating"] >= df["rating"].mean()].reset_index(drop=True)
+
+
+def per_user_mutating(df):
+    df["mean"] = df.groupby("user_id")["rating"].transform("mean")
+    return df[df["rating"] >= df["mean"]].drop(columns="mean").reset_index(drop=True)
+
+
+def per_user_old_index(df):
+    return df[df["rating"] >= df.groupby("user_id")["rating"].transform("mean")]
+
+
+def per_user_threshold_4(df):
+    return df[df["rating"] >= 4].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ exercise 2
+def k_core_distinct(df, k):
     while True:
-        users = df["user_id"].map(df["user_id"].value_counts())
-        items = df["item_id"].map(df["item_id"].value_counts())
-        keep = (users >= k_user) & (items >= k_item)
+        n_items = df["user_id"].map(df.groupby("user_id")["item_id"].nunique())
+        n_users = df["item_id"].map(df.groupby("item_id")["user_id"].nunique())
+        keep = (n_items >= k) & (n_users >= k)
         if keep.all():
             return df.reset_index(drop=True)
         df = df[keep]
 
 
-def k_core_one_pass(df, k_user, k_item):
-    users = df["user_id"].map(df["user_id"].value_counts())
-    items = df["item_id"].map(df["item_id"].value_counts())
-    return df[(users >= k_user) & (items >= k_item)].reset_index(drop=True)
+k_core_rows = chapter_function("01", "k_core_inline")  # the chapter's k-core: counts rows
 
 
-def k_core_swapped(df, k_user, k_item):
-    return k_core(df, k_item, k_user)
+def k_core_one_pass(df, k):
+    n_items = df["user_id"].map(df.groupby("user_id")["item_id"].nunique())
+    n_users = df["item_id"].map(df.groupby("item_id")["user_id"].nunique())
+    return df[(n_items >= k) & (n_users >= k)].reset_index(drop=True)
 
 
-def k_core_single_k(df, k):
-    return k_core(df, k, k)
+def k_core_dedup(df, k):
+    return k_core_distinct(df.drop_duplicates(["user_id", "item_id"]), k)
 
 
-def leave_one_out(df):
-    df = df.sort_values(["user_id", "timestamp"], kind="stable")
-    rank = df.groupby("user_id").cumcount(ascending=False)
-    return df[rank >= 2], df[rank == 1], df[rank == 0]
+def k_core_strict(df, k):
+    return k_core_distinct(df, k + 1)
 
 
-def leave_one_out_unsorted(df):
-    rank = df.groupby("user_id").cumcount(ascending=False)
-    return df[rank >= 2], df[rank == 1], df[rank == 0]
+def k_core_mutating(df, k):
+    df.sort_values("event", inplace=True)
+    return k_core_distinct(df, k)
 
 
-def sample_negatives(positives, n_items, n, seed):
-    allowed = np.array(sorted(set(range(1, n_items + 1)) - set(positives)))
+# ------------------------------------------------------------------ exercise 3
+def leaky_users(train, test):
+    first_test = train["user_id"].map(test.groupby("user_id")["timestamp"].min())
+    return sorted(train.loc[train["timestamp"] > first_test, "user_id"].unique().tolist())
+
+
+def leaky_users_ties(train, test):
+    first_test = train["user_id"].map(test.groupby("user_id")["timestamp"].min())
+    return sorted(train.loc[train["timestamp"] >= first_test, "user_id"].unique().tolist())
+
+
+def leaky_users_latest_test(train, test):
+    last_test = train["user_id"].map(test.groupby("user_id")["timestamp"].max())
+    return sorted(train.loc[train["timestamp"] > last_test, "user_id"].unique().tolist())
+
+
+def leaky_users_global(train, test):
+    return sorted(train.loc[train["timestamp"] > test["timestamp"].min(), "user_id"].unique().tolist())
+
+
+def leaky_users_rows(train, test):
+    first_test = train["user_id"].map(test.groupby("user_id")["timestamp"].min())
+    return train.loc[train["timestamp"] > first_test, "user_id"].tolist()
+
+
+def leaky_users_mutating(train, test):
+    train["first_test"] = train["user_id"].map(test.groupby("user_id")["timestamp"].min())
+    return sorted(train.loc[train["timestamp"] > train["first_test"], "user_id"].unique().tolist())
+
+
+# ------------------------------------------------------------------ exercise 5
+def popularity_negatives(counts, positives, n, alpha, seed):
+    weight = counts[1:].astype(float) ** alpha
+    weight[[i - 1 for i in positives]] = 0.0
+    return np.random.default_rng(seed).choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+
+
+def negatives_uniform(counts, positives, n, alpha, seed):
+    allowed = np.setdiff1d(np.arange(1, len(counts)), sorted(positives))
     return np.random.default_rng(seed).choice(allowed, size=n)
 
 
-def sample_negatives_with_padding(positives, n_items, n, seed):
-    allowed = np.array(sorted(set(range(0, n_items + 1)) - set(positives)))
-    return np.random.default_rng(seed).choice(allowed, size=n)
+def negatives_with_padding(counts, positives, n, alpha, seed):
+    weight = counts.astype(float) ** alpha
+    weight[sorted(positives)] = 0.0
+    return np.random.default_rng(seed).choice(np.arange(len(counts)), size=n, p=weight / weight.sum())
+
+
+def negatives_dropped_after(counts, positives, n, alpha, seed):
+    weight = counts[1:].astype(float) ** alpha
+    draw = np.random.default_rng(seed).choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+    return draw[~np.isin(draw, sorted(positives))]
+
+
+def negatives_global_rng(counts, positives, n, alpha, seed):
+    weight = counts[1:].astype(float) ** alpha
+    weight[[i - 1 for i in positives]] = 0.0
+    return np.random.choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
+
+
+def negatives_fixed_seed(counts, positives, n, alpha, seed):
+    return popularity_negatives(counts, positives, n, alpha, 0)
+
+
+def negatives_mutating(counts, positives, n, alpha, seed):
+    counts[0] = 0
+    return popularity_negatives(counts, positives, n, alpha, seed)
+
+
+def negatives_zero_count_excluded(counts, positives, n, alpha, seed):  # alpha = 0 should keep unseen items
+    weight = np.where(counts[1:] > 0, counts[1:].astype(float) ** alpha, 0.0)
+    weight[[i - 1 for i in positives]] = 0.0
+    return np.random.default_rng(seed).choice(np.arange(1, len(counts)), size=n, p=weight / weight.sum())
 
 
 RIGHT = {
-    ch01.ex1: {"to_implicit": to_implicit},
-    ch01.ex2: {"k_core": k_core},
-    ch01.ex3: {"leave_one_out": leave_one_out},
-    ch01.ex4: {"sample_negatives": sample_negatives},
+    ch01.ex1: {"to_implicit_per_user": to_implicit_per_user},
+    ch01.ex2: {"k_core_distinct": k_core_distinct},
+    ch01.ex3: {"leaky_users": leaky_users},
+    ch01.ex4: {"leaking_protocols": "c, d, e"},
+    ch01.ex5: {"popularity_negatives": popularity_negatives},
 }
 WRONG = [
-    (ch01.ex1, {"to_implicit": to_implicit_strict}, "use >=, not >"),
-    (ch01.ex2, {"k_core": k_core_one_pass}, "one pass is not enough"),
-    (ch01.ex2, {"k_core": k_core_swapped}, "thresholds are swapped"),
-    (ch01.ex2, {"k_core": k_core_single_k}, r"three arguments, \(df, k_user, k_item\)"),
-    (ch01.ex3, {"leave_one_out": leave_one_out_unsorted}, "sort by timestamp first"),
-    (ch01.ex4, {"sample_negatives": sample_negatives_with_padding}, "padding id"),
+    (ch01.ex1, {"to_implicit_per_user": per_user_strict}, "use >=, not >"),
+    (ch01.ex1, {"to_implicit_per_user": global_mean}, "its own user's mean"),
+    (ch01.ex1, {"to_implicit_per_user": per_user_mutating}, "modified its input"),
+    (ch01.ex1, {"to_implicit_per_user": per_user_old_index}, "reset the index"),
+    (ch01.ex1, {"to_implicit_per_user": per_user_threshold_4}, "one number for everybody"),
+    (ch01.ex2, {"k_core_distinct": k_core_rows}, "distinct item"),
+    (ch01.ex2, {"k_core_distinct": k_core_one_pass}, "one pass is not enough"),
+    (ch01.ex2, {"k_core_distinct": k_core_dedup}, "repeated events included"),
+    (ch01.ex2, {"k_core_distinct": k_core_strict}, "smaller than it must be"),
+    (ch01.ex2, {"k_core_distinct": k_core_mutating}, "modified its input"),
+    (ch01.ex3, {"leaky_users": leaky_users_ties}, "strictly"),
+    (ch01.ex3, {"leaky_users": leaky_users_latest_test}, r"\*earliest\*"),
+    (ch01.ex3, {"leaky_users": leaky_users_global}, "their own test interactions"),
+    (ch01.ex3, {"leaky_users": leaky_users_rows}, "each user once"),
+    (ch01.ex3, {"leaky_users": leaky_users_mutating}, "modified its input"),
+    (ch01.ex4, {"leaking_protocols": "d"}, "missed a protocol that leaks"),
+    (ch01.ex4, {"leaking_protocols": "cd"}, "row order is not necessarily its time order"),
+    (ch01.ex4, {"leaking_protocols": "acde"}, "included a protocol that cannot leak"),
+    (ch01.ex4, {"leaking_protocols": "c, d, f"}, "letters among a-e"),
+    (ch01.ex5, {"popularity_negatives": negatives_uniform}, "your draw is uniform"),
+    (ch01.ex5, {"popularity_negatives": negatives_with_padding}, "id 0 is padding"),
+    (ch01.ex5, {"popularity_negatives": negatives_dropped_after}, "exclude them before drawing"),
+    (ch01.ex5, {"popularity_negatives": negatives_global_rng}, "same seed must give the same draw"),
+    (ch01.ex5, {"popularity_negatives": negatives_fixed_seed}, "another seed must give another draw"),
+    (ch01.ex5, {"popularity_negatives": negatives_mutating}, "modified `counts`"),
+    (ch01.ex5, {"popularity_negatives": negatives_zero_count_excluded}, "0 \\*\\* 0 = 1"),
 ]
 
 
 def test_an_answer_that_raises_is_reported_not_crashed():
-    def broken(df, threshold):
+    def broken(df):
         raise KeyError("rating")
 
     with pytest.raises(ExerciseFailed, match="raised KeyError"):
-        ch01.ex1({"to_implicit": broken})
+        ch01.ex1({"to_implicit_per_user": broken})
+
+
+def test_checks_draw_fresh_cases_so_a_hard_coded_answer_fails():
+    seen = []
+
+    def remember(df):
+        seen.append(sorted(df["event"].tolist()))
+        return to_implicit_per_user(df)
+
+    ch01.ex1({"to_implicit_per_user": remember})
+    ch01.ex1({"to_implicit_per_user": remember})
+    assert seen[:3] != seen[3:]
+    frozen = pd.DataFrame(seen[:1])  # an answer that returns one remembered frame fails
+    with pytest.raises(ExerciseFailed):
+        ch01.ex1({"to_implicit_per_user": lambda df: frozen})

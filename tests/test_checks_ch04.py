@@ -6,124 +6,160 @@ import math
 
 import pytest
 import torch
+from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / WRONG below
+    test_missing_answer_fails_with_a_hint,
+    test_right_answer_passes,
+    test_typical_wrong_answer_fails_with_its_hint,
+)
 
 from llmrec_ref.checks import ExerciseFailed, ch04
 
 
+# ------------------------------------------------------------------ exercise 1
 def masked_attention(q, k, v, key_mask):
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     mask = key_mask[:, None, :]
-    w = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) * mask
-    return w @ v, w
+    weights = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) * mask
+    return weights @ v, weights
 
 
-def masked_attention_multiply(q, k, v, key_mask):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) * key_mask[:, None, :]
-    w = scores.softmax(-1)
-    return w @ v, w
+def attention_nan(q, k, v, key_mask):
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(~key_mask[:, None, :], -torch.inf)
+    weights = scores.softmax(-1)
+    return weights @ v, weights
 
 
-def masked_attention_inf(q, k, v, key_mask):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    w = scores.masked_fill(~key_mask[:, None, :], -torch.inf).softmax(-1)
-    return w @ v, w
+def attention_multiplied_scores(q, k, v, key_mask):
+    weights = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) * key_mask[:, None, :]).softmax(-1)
+    return weights @ v, weights
 
 
-def split_heads(x, n_heads):
-    B, T, d = x.shape
-    return x.view(B, T, n_heads, d // n_heads).transpose(1, 2)
+def attention_unscaled(q, k, v, key_mask):
+    mask = key_mask[:, None, :]
+    weights = (q @ k.transpose(-2, -1)).masked_fill(~mask, torch.finfo(q.dtype).min).softmax(-1) * mask
+    return weights @ v, weights
 
 
-def merge_heads(x):
-    B, h, T, dh = x.shape
-    return x.transpose(1, 2).reshape(B, T, h * dh)
+def attention_mutating(q, k, v, key_mask):
+    out = masked_attention(q, k, v, key_mask)
+    key_mask[:] = True
+    return out
 
 
-def split_heads_view(x, n_heads):
-    B, T, d = x.shape
-    return x.view(B, n_heads, T, d // n_heads)
+# ------------------------------------------------------------------ exercise 2
+def _gqa(q, k, v, interleave=True, scale=None):
+    r = q.shape[1] // k.shape[1]
+    k, v = ((x.repeat_interleave(r, 1) if interleave else x.repeat(1, r, 1, 1)) for x in (k, v))
+    s = q @ k.transpose(-2, -1) / math.sqrt(scale or q.shape[-1])
+    return s.softmax(-1) @ v
 
 
-def merge_heads_no_transpose(x):
-    B, h, T, dh = x.shape
-    return x.reshape(B, T, h * dh)
+def grouped_query_attention(q, k, v):
+    return _gqa(q, k, v)
 
 
-def fixed_attention(q, k, v):
-    return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1) @ v
+def gqa_tiled(q, k, v):
+    return _gqa(q, k, v, interleave=False)
 
 
+def gqa_wide_scale(q, k, v):
+    return _gqa(q, k, v, scale=q.shape[1] * q.shape[-1])
+
+
+def gqa_kv_heads_only(q, k, v):  # one output per key/value head
+    return _gqa(q[:, : k.shape[1]], k, v)
+
+
+# ------------------------------------------------------------------ exercise 3
+def target_attention(history, cands, key_mask):
+    scores = cands @ history.transpose(1, 2) / math.sqrt(history.shape[-1])  # (B, N, T)
+    mask = key_mask[:, None, :]
+    weights = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(-1) * mask
+    return weights @ history, weights
+
+
+def buggy_target_attention(history, cands, key_mask):  # the notebook's broken version
+    scores = cands @ history.transpose(1, 2) / math.sqrt(history.shape[-1])
+    weights = scores.masked_fill(~key_mask[:, None, :], -torch.inf).softmax(1)
+    return weights @ history, weights
+
+
+def target_over_candidates(history, cands, key_mask):  # NaN fixed, axis not
+    scores = cands @ history.transpose(1, 2) / math.sqrt(history.shape[-1])
+    mask = key_mask[:, None, :]
+    weights = scores.masked_fill(~mask, torch.finfo(scores.dtype).min).softmax(1) * mask
+    return weights @ history, weights
+
+
+def target_unscaled(history, cands, key_mask):
+    mask = key_mask[:, None, :]
+    weights = (cands @ history.transpose(1, 2)).masked_fill(~mask, torch.finfo(history.dtype).min).softmax(-1) * mask
+    return weights @ history, weights
+
+
+def target_padding_kept(history, cands, key_mask):
+    weights = (cands @ history.transpose(1, 2) / math.sqrt(history.shape[-1])).softmax(-1)
+    return weights @ history, weights
+
+
+# ------------------------------------------------------------------ exercise 4
 def pairwise_gates(h, w, b, key_mask):
     d = h.shape[-1]
-    return torch.sigmoid((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b) * key_mask[:, None, :]
+    left, right = h @ w[:d], h @ w[d:]
+    return torch.sigmoid(left[:, :, None] + right[:, None, :] + b) * key_mask[:, None, :]
 
 
-def pairwise_gates_unmasked(h, w, b, key_mask):
-    return pairwise_gates(h, w, b, torch.ones_like(key_mask))
-
-
-def pairwise_gates_concat_swapped(h, w, b, key_mask):
+def gates_unmasked(h, w, b, key_mask):
     d = h.shape[-1]
-    return (torch.sigmoid((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b).transpose(1, 2)
-            * key_mask[:, None, :])
+    return torch.sigmoid((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b)
 
 
-def pairwise_gates_mask_rows_too(h, w, b, key_mask):
-    return pairwise_gates(h, w, b, key_mask) * key_mask[:, :, None]
-
-
-def pairwise_softmax(h, w, b, key_mask):
+def gates_halves_swapped(h, w, b, key_mask):
     d = h.shape[-1]
-    score = (h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b
-    return torch.softmax(score.masked_fill(~key_mask[:, None, :], float("-inf")), -1)
+    return torch.sigmoid((h @ w[d:])[:, :, None] + (h @ w[:d])[:, None, :] + b) * key_mask[:, None, :]
 
 
-def pairwise_gates_no_mask_argument(h, w, b):
-    return pairwise_gates(h, w, b, torch.ones(h.shape[:2], dtype=torch.bool))
+def gates_softmax(h, w, b, key_mask):
+    d = h.shape[-1]
+    s = ((h @ w[:d])[:, :, None] + (h @ w[d:])[:, None, :] + b).masked_fill(~key_mask[:, None, :], -torch.inf)
+    return s.softmax(-1).nan_to_num(0.0)
 
 
-GOOD = {
-    "ex1": {"masked_attention": masked_attention},
-    "ex2": {"split_heads": split_heads, "merge_heads": merge_heads},
-    "ex3": {"fixed_attention": fixed_attention},
-    "ex4": {"pairwise_gates": pairwise_gates},
+def gates_no_bias(h, w, b, key_mask):
+    return pairwise_gates(h, w, 0.0, key_mask)
+
+
+RIGHT = {
+    ch04.ex1: {"masked_attention": masked_attention},
+    ch04.ex2: {"grouped_query_attention": grouped_query_attention},
+    ch04.ex3: {"target_attention": target_attention},
+    ch04.ex4: {"pairwise_gates": pairwise_gates},
+    ch04.ex5: {"why_same_order": "b"},
 }
-
 WRONG = [
-    ("ex1", {"masked_attention": masked_attention_multiply}, "masked_fill"),
-    ("ex1", {"masked_attention": masked_attention_inf}, "NaN"),
-    ("ex2", {"split_heads": split_heads_view, "merge_heads": merge_heads}, "plain view"),
-    ("ex2", {"split_heads": split_heads, "merge_heads": merge_heads_no_transpose}, "undo split_heads"),
-    ("ex3", {"fixed_attention": lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v}, "still unscaled"),
-    ("ex3", {"fixed_attention": lambda q, k, v: (q @ k.transpose(-2, -1) / q.shape[-1]).softmax(-1) @ v},
-     "divided by d"),
-    ("ex4", {"pairwise_gates": pairwise_softmax}, "not a softmax"),
-    ("ex4", {"pairwise_gates": pairwise_gates_concat_swapped}, "first half of w"),
-    ("ex4", {"pairwise_gates": lambda h, w, b, key_mask: pairwise_gates(h, w, 0.0, key_mask)}, "bias"),
-    ("ex4", {"pairwise_gates": pairwise_gates_unmasked}, "exactly 0"),
-    ("ex4", {"pairwise_gates": pairwise_gates_mask_rows_too}, "not the queries too"),
-    ("ex4", {"pairwise_gates": pairwise_gates_no_mask_argument}, r"four arguments"),
+    (ch04.ex1, {"masked_attention": attention_nan}, "NaN"),
+    (ch04.ex1, {"masked_attention": attention_multiplied_scores}, "use masked_fill"),
+    (ch04.ex1, {"masked_attention": attention_unscaled}, r"sqrt\(d\)"),
+    (ch04.ex1, {"masked_attention": attention_mutating}, "modified its input"),
+    (ch04.ex2, {"grouped_query_attention": gqa_tiled}, "repeat_interleave"),
+    (ch04.ex2, {"grouped_query_attention": gqa_wide_scale}, "one head's vectors"),
+    (ch04.ex2, {"grouped_query_attention": gqa_kv_heads_only}, "one output per query head"),
+    (ch04.ex3, {"target_attention": buggy_target_attention}, "NaN or inf"),
+    (ch04.ex3, {"target_attention": target_over_candidates}, "normalised over the candidates"),
+    (ch04.ex3, {"target_attention": target_unscaled}, r"sqrt\(d\)"),
+    (ch04.ex3, {"target_attention": target_padding_kept}, "padded history items"),
+    (ch04.ex4, {"pairwise_gates": gates_unmasked}, "exactly 0"),
+    (ch04.ex4, {"pairwise_gates": gates_halves_swapped}, "first half of w multiplies h_i"),
+    (ch04.ex4, {"pairwise_gates": gates_softmax}, "not a softmax"),
+    (ch04.ex4, {"pairwise_gates": gates_no_bias}, "add the bias"),
+    (ch04.ex5, {"why_same_order": "a"}, "not that one"),
+    (ch04.ex5, {"why_same_order": "(e)"}, "one letter"),
 ]
 
 
-@pytest.mark.parametrize("ex", sorted(GOOD))
-def test_check_passes_on_a_correct_answer(ex, capsys):
-    getattr(ch04, ex)(dict(GOOD[ex]))
-    assert "passed" in capsys.readouterr().out
+def test_an_answer_that_raises_is_reported_not_crashed():
+    def broken(q, k, v):
+        raise RuntimeError("shape mismatch")
 
-
-@pytest.mark.parametrize("ex", sorted(GOOD))
-def test_check_fails_on_an_empty_namespace(ex):
-    with pytest.raises(ExerciseFailed, match="is not defined"):
-        getattr(ch04, ex)({})
-
-
-@pytest.mark.parametrize("ex,ns,hint", WRONG)
-def test_check_explains_a_typical_wrong_answer(ex, ns, hint):
-    with pytest.raises(ExerciseFailed, match=hint):
-        getattr(ch04, ex)(ns)
-
-
-def test_ex2_needs_both_functions():
-    with pytest.raises(ExerciseFailed, match="`merge_heads` is not defined"):
-        ch04.ex2({"split_heads": split_heads})
+    with pytest.raises(ExerciseFailed, match="raised RuntimeError"):
+        ch04.ex2({"grouped_query_attention": broken})

@@ -91,7 +91,8 @@ def test_student_version_scores_zero_with_a_hint_per_exercise(path):
 
 # --- cheats and faults: one batch of chapter-01 submissions -------------------------------
 
-WRONG_EX1 = "def to_implicit(df, threshold):\n    return df[df['rating'] > threshold].reset_index(drop=True)\n"
+WRONG_EX1 = ("def to_implicit_per_user(df):\n    mean = df.groupby('user_id')['rating'].transform('mean')\n"
+             "    return df[df['rating'] > mean].reset_index(drop=True)\n")
 STUBBORN_LOOP = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
 DAEMON = "sleep-forever-" + "7c1d"  # marks the process a submission leaves behind
 KILL_GRADER = (  # the grader is its parent; look for it by its arguments too (this batch's folder only)
@@ -125,7 +126,7 @@ FORGERY = (  # everything that forged a pass when the checks ran in the kernel
     "sys.meta_path.insert(0, Fake())\n"
     "for m in [m for m in sys.modules if m.startswith('llmrec_ref.checks')]:\n"
     "    del sys.modules[m]\n"
-    "print('Exercise 1 passed: ratings >= threshold kept as implicit positives')\n"
+    "print('Exercise 1 passed: positives at or above each user own mean, input untouched')\n"
 )
 TRANSFORMER = (  # rewrites every later cell, the grader's included
     "get_ipython().input_transformers_post.append(\n"
@@ -168,7 +169,7 @@ def submission(path: Path, edit) -> None:
             cells += edit(solution, cell)
         else:
             cells.append(cell)
-    assert solution == 4, "exercises/solutions/01 changed: update these submissions"
+    assert solution == 5, "exercises/solutions/01 changed: update these submissions"
     nb.cells = cells
     nbformat.write(nb, path)
 
@@ -177,7 +178,7 @@ def code(source: str):
     return nbformat.v4.new_code_cell(source)
 
 
-def forger(n, cell):  # ex1 wrong, every in-kernel forgery of a pass; ex2-4 right
+def forger(n, cell):  # ex1 wrong, every in-kernel forgery of a pass; ex2-5 right
     return [code(WRONG_EX1), code(FORGERY)] if n == 1 else [cell]
 
 
@@ -203,7 +204,7 @@ def saboteur(alice: Path):
                          f"'import time; time.sleep(600)', '{DAEMON}'], start_new_session=True)"),
                     code(KILL_GRADER.format(folder=str(alice.parent))), code(PLANT)]
         if n == 3:  # an answer that never returns
-            return [code("def leave_one_out(df):\n    while True:\n        pass")]
+            return [code("def leaky_users(train, test):\n    while True:\n        pass")]
         if n == 4:  # a loop deaf to ^C, a kernel that dies, then the right answer
             return [code(STUBBORN_LOOP), code("1 / 0"), code("import os\nos._exit(1)"), cell]
         return [cell]
@@ -242,15 +243,15 @@ def by_exercise(grade: dict) -> dict:
 
 def test_an_honest_solution_gets_full_marks_in_a_hostile_batch(batch):
     alice = batch[0]["01_alice"]
-    assert (alice["score"], alice["total"]) == (4, 4), alice
+    assert (alice["score"], alice["total"]) == (5, 5), alice
     assert not alice["notes"]
 
 
 def test_patching_json_rebinding_checks_import_hooks_and_printed_passes_forge_nothing(batch):
     forger = by_exercise(batch[0]["01_forger"])
     assert not forger["ex1"]["passed"]
-    assert forger["ex1"]["message"].startswith("Exercise 1: a rating equal to the threshold counts as positive")
-    assert all(forger[e]["passed"] for e in ("ex2", "ex3", "ex4")), forger
+    assert forger["ex1"]["message"].startswith("Exercise 1: a rating equal to the user's own mean counts as positive")
+    assert all(forger[e]["passed"] for e in ("ex2", "ex3", "ex4", "ex5")), forger
 
 
 def test_an_input_transformer_over_the_graders_cells_earns_nothing(batch):
@@ -296,11 +297,11 @@ def _cmdline(proc: Path) -> bytes:
 
 def test_a_bad_cell_or_a_file_that_is_not_json_is_that_submissions_result(batch):
     grades, stdout = batch
-    assert grades["01_badcell"]["score"] == 4
+    assert grades["01_badcell"]["score"] == 5
     assert "cell 2 has a source that is not text (int); it was skipped" in grades["01_badcell"]["notes"]
     assert grades["01_notjson"]["score"] == 0
     assert all("could not be read" in r["message"] for r in grades["01_notjson"]["exercises"])
-    assert "01_alice.ipynb (chapter 01): 4/4 passed" in stdout
+    assert "01_alice.ipynb (chapter 01): 5/5 passed" in stdout
 
 
 # --- start-up, stop, options -------------------------------------------------------------

@@ -16,9 +16,11 @@
 # %% [markdown]
 # # Exercises 01 · Data preprocessing
 #
-# Four exercises on the steps of `notebooks/01_data_preprocessing.ipynb`. Write your answer in
-# the cell marked `# your code here`, run it, then run the check below it: the check says
-# "passed", or explains what is wrong. The checks live in `llmrec_ref.checks.ch01`.
+# Five exercises on `notebooks/01_data_preprocessing.ipynb`, each a variation the chapter does
+# not write out (about 55 min in all). Write your answer in the cell marked `# your code here`,
+# run it, then run the check below it: the check says "passed", or explains what is wrong. The
+# checks (`llmrec_ref.checks.ch01`) draw fresh random cases every time they run, so an answer
+# has to work in general, not on one example.
 #
 # Use pandas and numpy only (not `llmrec_ref.preprocess` or `llmrec_ref.split`: the point is
 # to write them yourself).
@@ -30,36 +32,41 @@ import pandas as pd
 from llmrec_ref.checks import ch01
 
 # %% [markdown]
-# ## Exercise 1 · Implicit feedback (5 min)
+# ## Exercise 1 · ★ Positives against each user's own scale (10 min)
 #
-# Write `to_implicit(df, threshold)` that keeps the rows whose `rating` is **at least**
-# `threshold` (they become positives), keeps every column, and returns a frame with a fresh
-# index `0..n-1`. Do not modify `df`.
+# Section 4 turns ratings into positives with one threshold for everybody ($r_{ui} \ge 4$), and
+# notes that a harsh rater's 3 may mean "liked it". Write `to_implicit_per_user(df)` that keeps
+# the rows whose `rating` is **at least that user's mean rating** $\bar r_u$ (the mean over all of
+# the user's rows in `df`), keeps every column, and returns a frame with a fresh index `0..n-1`.
+# **Do not modify `df`** (the check fingerprints it before and after your call).
 
 # %% tags=["solution"]
-def to_implicit(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    return df[df["rating"] >= threshold].reset_index(drop=True)
+def to_implicit_per_user(df: pd.DataFrame) -> pd.DataFrame:
+    user_mean = df.groupby("user_id")["rating"].transform("mean")
+    return df[df["rating"] >= user_mean].reset_index(drop=True)
 
 
 # %%
 ch01.ex1(globals())
 
 # %% [markdown]
-# ## Exercise 2 · A k-core with two thresholds (15 min)
+# ## Exercise 2 · ★★ A k-core over distinct items and users (15 min)
 #
-# The chapter's k-core asks the same $k$ of users and items. Real pipelines often ask more of
-# one side, e.g. users with at least 5 interactions (so that a history exists) but items with
-# at least 2. Write `k_core(df, k_user, k_item)` that returns the rows of the largest sub-log in
-# which every user has at least `k_user` interactions and every item at least `k_item`.
-# Think first: on the check's log, why does dropping two users with `k_user = 3` end up
-# removing a third one?
+# The chapter's k-core counts **rows**. Logs of views or plays repeat events: a user who played
+# the same film three times has three rows but one item. Write `k_core_distinct(df, k)` that
+# returns the rows of the largest sub-log in which every user has at least `k` **distinct**
+# items and every item at least `k` **distinct** users. Keep every row of the users and items
+# that survive (repeats included), every column, a fresh index; do not modify `df`.
+#
+# Think first: on the log below (k = 2), which users survive the chapter's row-count k-core, and
+# which survive yours? Run the cell under the check to compare.
 
 # %% tags=["solution"]
-def k_core(df: pd.DataFrame, k_user: int, k_item: int) -> pd.DataFrame:
+def k_core_distinct(df: pd.DataFrame, k: int) -> pd.DataFrame:
     while True:
-        user_n = df["user_id"].map(df["user_id"].value_counts())
-        item_n = df["item_id"].map(df["item_id"].value_counts())
-        keep = (user_n >= k_user) & (item_n >= k_item)
+        n_items = df["user_id"].map(df.groupby("user_id")["item_id"].nunique())
+        n_users = df["item_id"].map(df.groupby("item_id")["user_id"].nunique())
+        keep = (n_items >= k) & (n_users >= k)
         if keep.all():
             return df.reset_index(drop=True)
         df = df[keep]
@@ -68,35 +75,75 @@ def k_core(df: pd.DataFrame, k_user: int, k_item: int) -> pd.DataFrame:
 # %%
 ch01.ex2(globals())
 
+# %% tags=["uses-answer"]
+plays = pd.DataFrame({"user_id": [1, 1, 1, 2, 2, 3, 3, 3, 4, 4],
+                      "item_id": [10, 11, 12, 10, 10, 10, 11, 12, 11, 12]})
+print("users kept (distinct counts, k = 2):", sorted(k_core_distinct(plays, 2)["user_id"].unique().tolist()))
+
 # %% [markdown]
-# ## Exercise 3 · A leakage-free leave-one-out split (10 min)
+# User 2 has two rows, but they are the same film: one distinct item, so a row-count 2-core keeps
+# them and yours drops them. Item 10 still has two distinct users (1 and 3), items 11 and 12
+# three each, so nothing else goes.
 #
-# Write `leave_one_out(df)` returning a tuple `(train, valid, test)`: per user, the latest
-# interaction (by `timestamp`) goes to `test`, the second latest to `valid`, the rest to
-# `train`. The log is **not** sorted by time. Every row must land in exactly one part.
+# ## Exercise 3 · ★★ Which users does a split leak? (10 min)
+#
+# For next-item prediction a split leaks a user when the model trains on something that user did
+# **after** something it is asked to predict. Write `leaky_users(train, test)` returning the
+# sorted list of user ids that have at least one `train` row **strictly later** (`timestamp`)
+# than their **own earliest** `test` row. A user with no test row cannot leak; a train row at
+# the same second as the test row is not later. Do not modify `train` or `test`.
 
 # %% tags=["solution"]
-def leave_one_out(df: pd.DataFrame):
-    df = df.sort_values(["user_id", "timestamp"], kind="stable")
-    from_end = df.groupby("user_id").cumcount(ascending=False)
-    return df[from_end >= 2], df[from_end == 1], df[from_end == 0]
+def leaky_users(train: pd.DataFrame, test: pd.DataFrame) -> list:
+    first_test = train["user_id"].map(test.groupby("user_id")["timestamp"].min())
+    return sorted(train.loc[train["timestamp"] > first_test, "user_id"].unique().tolist())
 
 
 # %%
 ch01.ex3(globals())
 
 # %% [markdown]
-# ## Exercise 4 · Negative sampling (10 min)
+# ## Exercise 4 · ★ Which protocols leak? (5 min, answer before running anything)
 #
-# Write `sample_negatives(positives, n_items, n, seed)` returning a numpy array of `n` item ids
-# drawn uniformly (with replacement) from the items `1..n_items` that are **not** in the set
-# `positives`. Id 0 is padding, never an item. The same `seed` must give the same draw.
+# For a next-item task, which of these splits can give a user a training interaction later than
+# one of their held-out ones?
+#
+# - (a) leave-one-out by time: each user's latest interaction is the test item, the one before
+#   it the validation item;
+# - (b) a temporal split: everything before one global moment is train, everything after is test;
+# - (c) a per-user random 80/10/10 split (each user's rows shuffled, then cut);
+# - (d) the naive 80/10/10 split of all rows of section 6;
+# - (e) leave-one-out by position: each user's last *row* of a log sorted by `item_id`.
+#
+# Set `leaking_protocols` to a string of the letters, e.g. `"ab"`.
 
 # %% tags=["solution"]
-def sample_negatives(positives: set, n_items: int, n: int, seed: int) -> np.ndarray:
-    allowed = np.setdiff1d(np.arange(1, n_items + 1), sorted(positives))
-    return np.random.default_rng(seed).choice(allowed, size=n)
-
+leaking_protocols = "cde"
 
 # %%
 ch01.ex4(globals())
+
+# %% [markdown]
+# ## Exercise 5 · ★★★ Popularity negatives (15 min)
+#
+# Section 7 draws negatives uniformly and mentions popularity sampling,
+# $p(i) \propto \text{count}(i)^{\alpha}$, without writing it. Write
+# `popularity_negatives(counts, positives, n, alpha, seed)`: `counts` is an int numpy array of
+# length `n_items + 1` where `counts[i]` is item `i`'s number of interactions, and `counts[0]`
+# counts **padding slots** (it came from a `bincount` of padded histories: it is not an item).
+# Return a numpy array of `n` item ids drawn **with replacement** from the items `1..n_items`
+# that are not in the set `positives`, with $p(i) \propto \text{counts}[i]^{\alpha}$ among them.
+# `alpha = 0` is uniform sampling; with `alpha > 0` an item nobody has seen is never drawn.
+# The same `seed` must give the same draw and another seed another one. Do not modify `counts`
+# or `positives`.
+
+# %% tags=["solution"]
+def popularity_negatives(counts: np.ndarray, positives: set, n: int, alpha: float, seed: int) -> np.ndarray:
+    items = np.arange(1, len(counts))  # 1..n_items: never the padding id 0
+    weight = counts[1:].astype(np.float64) ** alpha  # a new array; 0 ** 0 = 1 keeps unseen items at alpha = 0
+    weight[np.isin(items, list(positives))] = 0.0  # excluded before drawing, so n ids come back
+    return np.random.default_rng(seed).choice(items, size=n, p=weight / weight.sum())
+
+
+# %%
+ch01.ex5(globals())

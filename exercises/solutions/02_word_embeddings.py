@@ -13,9 +13,10 @@
 # %% [markdown]
 # # Exercises 02 · Word embeddings
 #
-# Three exercises on `notebooks/02_word_embeddings.ipynb`. Write your answer in the cell
-# marked `# your code here`, run it, then run the check below it: the check says "passed",
-# or explains what is wrong. The checks live in `llmrec_ref.checks.ch02`.
+# Four exercises on `notebooks/02_word_embeddings.ipynb`, each a variation the chapter does not
+# write out (about 35 min in all). Write your answer in the cell marked `# your code here`, run
+# it, then run the check below it: the check says "passed", or explains what is wrong. The
+# checks (`llmrec_ref.checks.ch02`) draw fresh random cases every time they run.
 #
 # Use Python, numpy and torch only (not `llmrec_ref.embeddings`: the point is to write them
 # yourself).
@@ -27,21 +28,22 @@ import torch
 from llmrec_ref.checks import ch02
 
 # %% [markdown]
-# ## Exercise 1 · Skip-gram pairs (5 min)
+# ## Exercise 1 · ★ Forward-only skip-gram pairs (5 min)
 #
-# Write `skipgram_pairs(sentence, window)` that returns every `(centre, context)` pair of a
-# tokenised sentence: for each position `i`, the words at positions `j` with
-# `0 < |i - j| <= window`. Example: `skipgram_pairs(["a", "b", "c"], 1)` gives
-# `[("a", "b"), ("b", "a"), ("b", "c"), ("c", "b")]`. A word that occurs twice in the window
-# is a context of itself (positions differ); a word is never the context of its own position.
+# The chapter's window looks both ways. A model of *what comes next* (item2vec on watch orders,
+# say) may only use the words **after** the centre. Write `forward_pairs(sentences, window)`:
+# for every sentence and every position `i`, the pairs `(s[i], s[j])` with
+# `i < j <= i + window`. A window stops at the end of its sentence; a pair that occurs twice
+# counts twice. Do not modify `sentences`. Example: `forward_pairs([["a", "b", "c"]], 1)` gives
+# `[("a", "b"), ("b", "c")]`.
 
 # %% tags=["solution"]
-def skipgram_pairs(sentence: list[str], window: int) -> list[tuple[str, str]]:
+def forward_pairs(sentences: list[list[str]], window: int) -> list[tuple[str, str]]:
     pairs = []
-    for i, centre in enumerate(sentence):
-        for j in range(max(0, i - window), min(len(sentence), i + window + 1)):
-            if j != i:
-                pairs.append((centre, sentence[j]))
+    for s in sentences:
+        for i, centre in enumerate(s):
+            for j in range(i + 1, min(len(s), i + window + 1)):
+                pairs.append((centre, s[j]))
     return pairs
 
 
@@ -49,55 +51,77 @@ def skipgram_pairs(sentence: list[str], window: int) -> list[tuple[str, str]]:
 ch02.ex1(globals())
 
 # %% [markdown]
-# ## Exercise 2 · Cosine nearest neighbours (10 min)
+# ## Exercise 2 · ★★ Cosine neighbours over a padded matrix (10 min)
 #
 # Write `cosine_neighbours(matrix, query, k)`: `matrix` is an `(n, d)` numpy array or torch
-# tensor whose row 0 is padding (all zeros); return the ids of the `k` rows with the highest
-# cosine similarity $\cos(a, b) = \frac{a \cdot b}{\lVert a\rVert\,\lVert b\rVert}$ to row
-# `query`, best first, never the query itself and never a row of zeros.
+# tensor in which some rows are all zeros (row 0 is padding; items without a vector may be
+# zeros too). Return the ids of the `k` rows with the highest cosine similarity
+# $\cos(a, b) = \frac{a \cdot b}{\lVert a\rVert\,\lVert b\rVert}$ to row `query`, best first;
+# rows of equal similarity in increasing id order; never the query itself, never a row of
+# zeros (it has no direction); fewer than `k` ids when fewer rows qualify. Do not modify
+# `matrix`.
+#
+# Think first: the similarities can be negative. What goes wrong if you give the excluded rows a
+# similarity of 0?
 
 # %% tags=["solution"]
 def cosine_neighbours(matrix, query: int, k: int) -> list[int]:
-    m = np.asarray(matrix, dtype=np.float64)  # (n, d)
+    m = np.asarray(matrix, dtype=np.float64)  # (n, d), a copy for a float32 tensor, a view otherwise
     norms = np.linalg.norm(m, axis=1)  # (n,)
-    sims = m @ m[query] / np.maximum(norms * norms[query], 1e-12)  # (n,)
+    sims = m @ m[query] / np.maximum(norms * norms[query], 1e-300)  # (n,), a new array
     sims[query] = -np.inf
     sims[norms == 0] = -np.inf
-    return [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
+    order = np.argsort(-sims, kind="stable")  # stable: equal similarities keep increasing ids
+    return [int(i) for i in order[np.isfinite(sims[order])][:k]]
 
 
 # %%
 ch02.ex2(globals())
 
 # %% [markdown]
-# ## Exercise 3 · The embedding matrix in id order (10 min)
+# ## Exercise 3 · ★★★ The negative-sampling gradients by hand (15 min)
 #
-# gensim stores item vectors in its own order (most frequent first). Write
-# `embedding_matrix(kv, n_items, std, seed)` that returns a float32 tensor of shape
-# `(n_items + 1, kv.vector_size)` for item ids `1..n_items`:
+# For a batch of $B$ pairs, centre vectors $v_b$, true-context vectors $u_b$ and $K$ noise
+# vectors $u_{b,1..K}$, the chapter's loss is
 #
-# - row 0 is padding: zeros;
-# - row `i` is `kv[i]` when item `i` has a vector;
-# - otherwise row `i` is drawn from $\mathcal{N}(0, \text{std}^2)$ with a generator seeded by `seed`.
+# $$\mathcal{L} = \frac{1}{B}\sum_{b=1}^{B}\Big[-\log\sigma(u_b^\top v_b) - \sum_{k=1}^{K}\log\sigma(-u_{b,k}^\top v_b)\Big].$$
 #
-# Careful: for an int key gensim's `i in kv` is also true when `i` is merely a valid *row
-# position*. Ask `kv.key_to_index` instead.
+# Derive $\partial\mathcal{L}/\partial v_b$, $\partial\mathcal{L}/\partial u_b$ and
+# $\partial\mathcal{L}/\partial u_{b,k}$ (hint: $\frac{d}{ds}\log\sigma(s) = 1 - \sigma(s)$), then
+# write `sgns_grads(v, u_pos, u_neg)` for tensors of shapes `(B, d)`, `(B, d)`, `(B, K, d)`
+# returning the three gradients, of the same shapes, **without autograd**. Scores can be large
+# (±1000): keep it finite. Do not modify the inputs. The check compares with autograd.
 
 # %% tags=["solution"]
-def embedding_matrix(kv, n_items: int, std: float, seed: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    weight = torch.randn(n_items + 1, kv.vector_size, generator=gen) * std  # (n_items + 1, d)
-    for item in range(1, n_items + 1):
-        if item in kv.key_to_index:
-            weight[item] = torch.tensor(kv[item])
-    weight[0] = 0.0
-    return weight
+def sgns_grads(v: torch.Tensor, u_pos: torch.Tensor, u_neg: torch.Tensor):
+    B = v.shape[0]
+    g_pos = torch.sigmoid((u_pos * v).sum(-1)) - 1  # dL/ds for the true context, (B,)
+    g_neg = torch.sigmoid(torch.einsum("bkd,bd->bk", u_neg, v))  # dL/ds for each noise word, (B, K)
+    d_v = (g_pos[:, None] * u_pos + torch.einsum("bk,bkd->bd", g_neg, u_neg)) / B  # (B, d)
+    d_pos = g_pos[:, None] * v / B  # (B, d)
+    d_neg = g_neg[..., None] * v[:, None, :] / B  # (B, K, d)
+    return d_v, d_pos, d_neg
 
 
 # %%
 ch02.ex3(globals())
 
 # %% [markdown]
-# `torch.nn.Embedding.from_pretrained(embedding_matrix(kv, n_items, 0.02, 0), freeze=False,
-# padding_idx=0)` is then the first layer of a model, exactly what
-# `llmrec_ref.embeddings.to_embedding` builds.
+# ## Exercise 4 · ★ Which vectors move first? (5 min, answer before running anything)
+#
+# word2vec (and the chapter's `SkipGramNS`) starts the centre vectors $v$ small and random and
+# the context vectors $u$ at **zero**. On the very first gradient step, which vectors get a
+# non-zero gradient?
+#
+# - (a) only the centre vectors $v$;
+# - (b) only the context vectors $u$ (the true contexts and the noise words);
+# - (c) both;
+# - (d) neither: every score is 0, so nothing moves.
+#
+# Set `first_step_moves` to one letter.
+
+# %% tags=["solution"]
+first_step_moves = "b"
+
+# %%
+ch02.ex4(globals())

@@ -1,151 +1,209 @@
-"""Checks for exercises/02_word_embeddings: skip-gram pairs, cosine neighbours, the embedding matrix."""
+"""Checks for exercises/02_word_embeddings: forward-only skip-gram pairs, cosine neighbours over a
+matrix with padding and negative similarities, the skip-gram negative-sampling gradients by hand,
+and which vectors move first at word2vec's initialisation.
+
+Every case is drawn afresh inside the check; the answers are verified against a different
+formulation (pairs by distance with ``zip``), torch's ``cosine_similarity`` and properties of a
+ranking, and autograd. Inputs the exercises say not to modify are compared before and after.
+"""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 import numpy as np
 import torch
-from gensim.models import KeyedVectors
 
 from llmrec_ref.checks._common import call, expect, passed, require
+from llmrec_ref.checks._fresh import fingerprint, fresh_rng, one_letter, torch_generator
+
+_UNCHANGED = "your function modified its input ({}); the exercise says not to: work on a copy."
 
 
-def _pairs(sentence: list, window: int, lo=lambda i, w: max(0, i - w), hi=lambda i, w, n: min(n, i + w + 1),
-           skip=lambda s, i, j: j == i) -> list[tuple]:
-    """The reference answer of exercise 1; the keyword arguments build the typical wrong ones."""
-    return [(c, sentence[j]) for i, c in enumerate(sentence)
-            for j in range(lo(i, window), hi(i, window, len(sentence))) if not skip(sentence, i, j)]
-
-
-# Typical wrong answers, each with the hint that explains it.
-_WRONG_PAIRS = [
-    (dict(skip=lambda s, i, j: s[j] == s[i]),
-     "compare positions, not words: skip j == i only. A repeated word ('the' ... 'the') is a real "
-     "context of itself when it occurs at another position in the window."),
-    (dict(skip=lambda s, i, j: False),
-     "a word is not its own context: skip the centre position (j == i)."),
-    (dict(hi=lambda i, w, n: min(n, i + w)),
-     "the window reaches `window` positions on *both* sides, inclusive: j runs over "
-     "range(i - window, i + window + 1)."),
-    (dict(lo=lambda i, w: i - w),
-     "at the start of the sentence i - window is negative, and Python's s[-1] is the *last* word: "
-     "clip the window at 0 with max(0, i - window)."),
-]
+# --------------------------------------------------------------------------- exercise 1
+def _by_distance(sentences, window: int, lo: int = 1, joined: bool = False) -> Counter:
+    """Pairs (s[i], s[i + d]) for d in lo..window, as zips; ``joined`` is the boundary mistake."""
+    runs = [[w for s in sentences for w in s]] if joined else sentences
+    return Counter(p for s in runs for d in range(lo, window + 1) for p in zip(s[:-d] if d else s, s[d:], strict=True))
 
 
 def ex1(ns: dict) -> None:
-    """``skipgram_pairs(sentence, window)``: every (centre, context) pair at most ``window`` apart."""
+    """``forward_pairs(sentences, window)``: (centre, context) with the context 1..window words *after*
+    the centre, in the same sentence, every occurrence counted."""
     name = "Exercise 1"
-    fn = require(ns, "skipgram_pairs", name, callable)
-    cases = [(["the", "cat", "saw", "the", "dog"], 2), (["to", "be", "or", "not", "to", "be"], 4),
-             (list("abcdefg"), 1), (["a", "b"], 5), (["a"], 1), ([], 2)]
-    for sentence, window in cases:
-        out = call(fn, name, list(sentence), window)
-        expect(isinstance(out, (list, tuple)), name,
-               f"return a list of (centre, context) tuples, not {type(out).__name__}.")
+    fn = require(ns, "forward_pairs", name, callable)
+    rng = fresh_rng()
+    vocab = [str(w) for w in rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 5, replace=False)]
+    cases = [([], 2), ([[]], 3), ([[vocab[0]]], 1)]
+    cases += [([[str(w) for w in rng.choice(vocab, int(rng.integers(2, 12)))] for _ in range(int(rng.integers(2, 5)))],
+               int(rng.integers(1, 5))) for _ in range(4)]
+    cases.append(([list(vocab[:3]), list(vocab[:2])], 6))  # a window longer than every sentence
+    for sentences, window in cases:
+        before = copy.deepcopy(sentences)
+        out = call(fn, name, sentences, window)
+        expect(sentences == before, name, _UNCHANGED.format("the sentences"))
+        expect(isinstance(out, (list, tuple)), name, f"return a list of (centre, context) tuples, not {type(out).__name__}.")
         try:
             got = Counter(tuple(p) for p in out)
         except TypeError:
             got = None
-        expect(got is not None and all(len(p) == 2 for p in got), name,
-               "each pair should be a (centre, context) tuple of two words.")
-        truth = Counter(_pairs(sentence, window))
+        expect(got is not None and all(len(p) == 2 for p in got), name, "each pair is a (centre, context) tuple of two words.")
+        truth = _by_distance(sentences, window)
         if got == truth:
             continue
-        for variant, hint in _WRONG_PAIRS:
-            try:
-                wrong = Counter(_pairs(sentence, window, **variant))
-            except IndexError:
-                continue
-            expect(got != wrong, name, hint)
-        expect(False, name, f"for {sentence} with window={window} the pairs are {_pairs(sentence, window)};\n"
-               f"you returned {list(out)}. (A window longer than the sentence just reaches its ends.)")
-    passed(name, "skip-gram (centre, context) pairs")
+        both = truth + Counter((b, a) for a, b in truth.elements())
+        expect(got != both, name, "only the words *after* the centre are its contexts here (the chapter's "
+               "window looks both ways).")
+        expect(got != _by_distance(sentences, window - 1), name, "the window is one short: the word exactly "
+               "`window` positions after the centre is a context too.")
+        expect(got != _by_distance(sentences, window, joined=True), name, "a window stops at the end of its "
+               "sentence: the first words of the next sentence are not contexts.")
+        expect(got != _by_distance(sentences, window, lo=0), name, "a word is not the context of its own position.")
+        expect(set(got) != set(truth) or sum(got.values()) == sum(truth.values()), name,
+               "count every occurrence: the same (centre, context) pair appearing twice gives two pairs.")
+        expect(False, name, "some pairs are missing or extra: for each position i, pair s[i] with s[i + d] "
+               "for d = 1..window while i + d is inside the sentence.")
+    passed(name, "forward skip-gram pairs, per sentence, every occurrence")
 
 
-def _cosine_ranking(m: np.ndarray, query: int, k: int, dot: bool = False, worst_first: bool = False) -> list[int]:
-    """The reference answer of exercise 2 (``dot``, ``worst_first``: typical wrong ones)."""
-    norms = np.ones(len(m)) if dot else np.linalg.norm(m, axis=1)
-    sims = m @ m[query] / np.maximum(norms * (1.0 if dot else norms[query]), 1e-12)
-    if worst_first:
-        sims = -sims
-    sims[query] = sims[0] = -np.inf
-    return [int(i) for i in np.argsort(-sims, kind="stable")[:k]]
+# --------------------------------------------------------------------------- exercise 2
+def _neighbour_matrix(rng: np.random.Generator, n: int, d: int, as_torch: bool):
+    m = rng.normal(size=(n, d))
+    m[0] = 0.0                                              # padding
+    m[rng.choice(np.arange(5, n), 2, replace=False)] = 0.0  # more rows without a direction
+    unit = m[1] / np.linalg.norm(m[1])
+    m[2] = unit + 0.3 * m[2]                                # close to the query ...
+    m[3] = m[2]                                             # ... and an exact tie: lower id first
+    off = rng.normal(size=d)
+    m[4] = 25.0 * (unit + 1.5 * off / np.linalg.norm(off))  # long, at an angle: wins the dot product only
+    m[1] = unit * 0.2                                       # a short query: its norm must cancel
+    return torch.tensor(m) if as_torch else m
 
 
-def _matrix() -> np.ndarray:
-    # Row 0 is padding. Row 2 is long and at 45 degrees to row 1 (wins on the dot product with
-    # row 1, loses on cosine); row 3 is short and almost parallel to row 1 (wins on cosine).
-    return np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 10.0], [0.5, 0.05], [-1.0, 0.2], [0.0, -1.0]])
+def _ranking_hint(got: list[int], sims: np.ndarray, eligible: np.ndarray, k: int, dot_rank: list[int]) -> str | None:
+    """Why ``got`` is not the best-first cosine ranking of the eligible rows, or None if it is."""
+    want_n = min(k, int(eligible.sum()))
+    if len(got) != len(set(got)):
+        return "each row id at most once."
+    if any(not 0 <= i < len(sims) for i in got):
+        return "return row ids of the matrix (0..n-1)."
+    if any(not eligible[i] for i in got):
+        return None  # named by the caller (query or zero row)
+    if len(got) != want_n:
+        return (f"return k = {k} ids, or every eligible row when fewer than k qualify (not padding, not "
+                "the query): you returned {len(got)}.".replace("{len(got)}", str(len(got))))
+    cos_rank = sorted((int(i) for i in np.flatnonzero(eligible)), key=lambda i: (-sims[i], i))[:k]
+    if got == dot_rank and dot_rank != cos_rank:
+        return "you ranked by the dot product, which favours long vectors. Cosine divides by both norms."
+    s = sims[got]
+    if len(got) > 1 and (np.diff(s) > 1e-9).all():
+        return "best first: sort by *decreasing* cosine."
+    for a, b in zip(got, got[1:], strict=False):
+        if sims[b] > sims[a] + 1e-9:
+            return "the ids are not in decreasing order of cosine similarity."
+        if abs(sims[b] - sims[a]) <= 1e-9 and b < a:
+            return "rows with equal similarity come in increasing id order: use a stable sort."
+    rest = [i for i in np.flatnonzero(eligible) if i not in got]
+    last = got[-1] if got else None
+    for i in rest:
+        if last is not None and abs(sims[i] - sims[last]) <= 1e-9 and i < last:
+            return "rows with equal similarity come in increasing id order: use a stable sort."
+        if last is not None and sims[i] > sims[last] + 1e-9:
+            return "a row more similar to the query than one of yours is missing."
+    return "ok"
 
 
 def ex2(ns: dict) -> None:
-    """``cosine_neighbours(matrix, query, k)``: row ids of the k most cosine-similar rows, best first."""
+    """``cosine_neighbours(matrix, query, k)``: ids of the k most cosine-similar rows, best first, ties
+    by lower id, never the query or a row of zeros; the matrix left unchanged."""
     name = "Exercise 2"
     fn = require(ns, "cosine_neighbours", name, callable)
-    m = _matrix()
-    for matrix, query, k in [(m, 1, 3), (m, 4, 2), (torch.tensor(m), 5, 4)]:
-        out = call(fn, name, matrix.clone() if isinstance(matrix, torch.Tensor) else matrix.copy(), query, k)
-        try:
-            got = [int(i) for i in np.asarray(out).reshape(-1)]
-        except (TypeError, ValueError):
-            got = None
-        expect(got is not None, name, f"return a list of row ids (ints), not {type(out).__name__}.")
-        truth = _cosine_ranking(m, query, k)
-        if got == truth:
-            continue
-        expect(query not in got, name, "the query is its own best match (cosine 1): leave it out.")
-        expect(0 not in got, name, "row 0 is padding (all zeros, no direction): never return it.")
-        expect(got != _cosine_ranking(m, query, k, dot=True), name,
-               "you ranked by the dot product, which favours long vectors (row 2 is 14x longer than "
-               "row 1). Cosine divides by both norms: a.b / (|a| |b|).")
-        expect(got != _cosine_ranking(m, query, k, worst_first=True), name,
-               "best first: sort by *decreasing* cosine (e.g. np.argsort(-sims)).")
-        expect(False, name, f"for query {query}, k={k} the nearest rows are {truth}; you returned {got}.")
-    passed(name, "cosine nearest neighbours")
+    rng = fresh_rng()
+    for n, d, k, as_torch in ((9, 3, 3, False), (30, 8, 6, True), (12, 2, 20, False), (7, 4, 7, True)):
+        matrix = _neighbour_matrix(rng, n, d, as_torch)
+        for query in (1, 2, int(rng.choice(np.flatnonzero(np.linalg.norm(np.asarray(matrix), axis=1) > 0)))):
+            t = torch.as_tensor(matrix, dtype=torch.float64)
+            before = fingerprint(t.numpy().copy())
+            out = call(fn, name, matrix, query, k)
+            expect(fingerprint(torch.as_tensor(matrix).numpy()) == before, name,
+                   _UNCHANGED.format("the matrix, e.g. normalised in place with /=") )
+            try:
+                got = [int(i) for i in np.asarray(out).reshape(-1)]
+            except (TypeError, ValueError):
+                got = None
+            expect(got is not None, name, f"return a list of row ids (ints), not {type(out).__name__}.")
+            sims = torch.nn.functional.cosine_similarity(t, t[query].unsqueeze(0), dim=1, eps=1e-300).numpy()
+            zero = (t.abs().sum(1) == 0).numpy()
+            eligible = ~zero
+            eligible[query] = False
+            expect(query not in got, name, "the query is its own best match (cosine 1): leave it out.")
+            expect(not zero[got].any() if got else True, name,
+                   "a row of zeros (padding) has no direction: never return it. (A similarity of 0 for it "
+                   "still beats every negative cosine.)")
+            dots = (t @ t[query]).numpy()
+            dot_rank = sorted(np.flatnonzero(eligible), key=lambda i: (-dots[i], i))[:k]
+            hint = _ranking_hint(got, sims, eligible, k, [int(i) for i in dot_rank])
+            expect(hint == "ok", name, hint or "")
+    passed(name, "cosine neighbours: best first, ties by id, no query, no zero rows, input unchanged")
 
 
-def _item_vectors() -> KeyedVectors:
-    # gensim order (most frequent first): items 7, 2, 5. Items 1, 3, 4, 6 are unknown.
-    kv = KeyedVectors(vector_size=3)
-    kv.add_vectors([7, 2, 5], np.array([[7.0, 7, 7], [2.0, 2, 2], [5.0, 5, 5]], dtype=np.float32))
-    return kv
-
-
+# --------------------------------------------------------------------------- exercise 3
 def ex3(ns: dict) -> None:
-    """``embedding_matrix(kv, n_items, std, seed)``: (n_items + 1, d), row i = item i, row 0 = 0."""
+    """``sgns_grads(v, u_pos, u_neg) -> (dL/dv, dL/du_pos, dL/du_neg)`` of
+    L = mean_b [-log s(u_pos.v) - sum_k log s(-u_neg_k.v)], without autograd."""
     name = "Exercise 3"
-    fn = require(ns, "embedding_matrix", name, callable)
-    kv = _item_vectors()
-    out = call(fn, name, kv, 8, 0.02, 0)
-    expect(isinstance(out, torch.Tensor), name, f"return a torch.Tensor, not {type(out).__name__}.")
-    expect(tuple(out.shape) == (9, 3), name, f"with 8 items the matrix has 8 + 1 = 9 rows (row 0 = padding) "
-           f"and 3 columns; yours has shape {tuple(out.shape)}.")
-    expect(out.dtype == torch.float32, name, f"use float32 (nn.Embedding's dtype), not {out.dtype}.")
-    out = out.detach()
-    known = {2: 2.0, 5: 5.0, 7: 7.0}
-    expect(not out[0].any(), name, "row 0 is padding: it must be all zeros.")
-    if torch.allclose(out[1:4], torch.tensor([[7.0] * 3, [2.0] * 3, [5.0] * 3])):
-        expect(False, name, "you copied kv.vectors in gensim's order (most frequent first). Row i must hold "
-               "item i's vector: look it up with kv.key_to_index[i] (or kv[i]).")
-    if all(torch.allclose(out[i + 1], torch.full((3,), v)) for i, v in known.items() if i + 1 < 9):
-        expect(False, name, "off by one: item i goes to row i, because row 0 is padding.")
-    for i, v in known.items():
-        expect(torch.allclose(out[i], torch.full((3,), v)), name, f"row {i} should be item {i}'s vector "
-               f"{[v] * 3}; yours is {out[i].tolist()}.")
-    unknown = out[[1, 3, 4, 6, 8]]
-    expect(not torch.allclose(out[1], torch.full((3,), 2.0)), name,
-           "unknown item 1 got item 2's vector: `1 in kv` is True for any int below len(kv), because "
-           "gensim then reads it as a *position*. Test `i in kv.key_to_index` instead.")
-    expect(bool((unknown != 0).all()), name, "items the vectors do not know need a small random vector "
-           "(not zeros: a zero row would look like padding and get no useful start).")
-    expect(float(unknown.abs().max()) < 0.2 and 0.005 < float(unknown.std()) < 0.06, name,
-           f"unknown rows should be N(0, std^2) with std=0.02; yours have std {float(unknown.std()):.3f}.")
-    again = call(fn, name, kv, 8, 0.02, 0).detach()
-    other = call(fn, name, kv, 8, 0.02, 1).detach()
-    expect(torch.equal(out, again), name, "the same seed must give the same matrix: draw with "
-           "torch.Generator().manual_seed(seed) (or torch.manual_seed(seed)).")
-    expect(not torch.equal(out[[1, 3, 4, 6, 8]], other[[1, 3, 4, 6, 8]]), name,
-           "a different seed should give different random rows: use the `seed` argument.")
-    passed(name, "embedding matrix in id order with padding at row 0")
+    fn = require(ns, "sgns_grads", name, callable)
+    gen = torch_generator()
+    for B, K, d, scale in ((1, 1, 3, 1.0), (6, 4, 5, 1.0), (5, 3, 4, 6.0)):  # the last: scores near +-100
+        v, u_pos = (scale * torch.randn(B, d, generator=gen, dtype=torch.float64) for _ in range(2))
+        u_neg = scale * torch.randn(B, K, d, generator=gen, dtype=torch.float64)
+        if K > 1:
+            u_neg[:, 1] = u_neg[:, 0]  # the same noise word drawn twice
+        if scale > 1:  # a score of +1000 and one of -1000: exp overflows, sigmoid does not
+            u_neg[0, 0] = v[0] * 1000.0 / (v[0] @ v[0])
+            u_pos[0] = -u_neg[0, 0]
+        inputs = [v.clone(), u_pos.clone(), u_neg.clone()]
+        out = call(fn, name, *inputs)
+        expect(all(torch.equal(a, b) for a, b in zip(inputs, (v, u_pos, u_neg), strict=True)), name,
+               _UNCHANGED.format("v, u_pos or u_neg"))
+        expect(isinstance(out, (tuple, list)) and len(out) == 3, name, "return a tuple (dL/dv, dL/du_pos, dL/du_neg).")
+        got = [torch.as_tensor(g).detach().double() for g in out]
+        leaves = [x.clone().requires_grad_() for x in (v, u_pos, u_neg)]
+        a, p, n = leaves
+        pos = (p * a).sum(-1)
+        neg = torch.einsum("bkd,bd->bk", n, a)
+        (-(torch.nn.functional.logsigmoid(pos) + torch.nn.functional.logsigmoid(-neg).sum(-1)).mean()).backward()
+        labels = ["dL/dv", "dL/du_pos", "dL/du_neg"]
+        for g, x, label in zip(got, leaves, labels, strict=True):
+            expect(tuple(g.shape) == tuple(x.shape), name, f"{label} has the shape of its input, {tuple(x.shape)}; "
+                   f"got {tuple(g.shape)}.")
+            expect(bool(torch.isfinite(g).all()), name, f"{label} has nan or inf for large scores: use "
+                   "torch.sigmoid (stable), not exp of a large number.")
+        for g, x, label in zip(got, leaves, labels, strict=True):
+            if torch.allclose(g, x.grad):
+                continue
+            expect(not torch.allclose(g, -x.grad), name, f"{label} has the wrong sign: that is the direction "
+                   "that increases the loss (d/ds -log sigma(s) = sigma(s) - 1).")
+            expect(not (B > 1 and torch.allclose(g, B * x.grad)), name, f"{label}: the loss is a mean over the "
+                   "B pairs: divide by B.")
+            if label == "dL/dv":
+                pos_only = (torch.sigmoid(pos) - 1).detach()[:, None] * u_pos / B
+                expect(not torch.allclose(g, pos_only), name, "dL/dv is missing the noise words: each of the K "
+                       "terms -log sigma(-u_k.v) depends on v too.")
+            if label == "dL/du_neg":
+                flipped = (torch.sigmoid(neg) - 1).detach()[..., None] * v[:, None, :] / B
+                expect(not torch.allclose(g, flipped), name, "dL/du_neg: d/ds -log sigma(-s) = sigma(s), "
+                       "the probability the noise word is taken for a context.")
+            expect(False, name, f"{label} does not match autograd's gradient of the loss.")
+    passed(name, "the negative-sampling gradients by hand match autograd")
+
+
+# --------------------------------------------------------------------------- exercise 4
+def ex4(ns: dict) -> None:
+    """``first_step_moves``: which vectors get a non-zero gradient on the first step (a letter)."""
+    name = "Exercise 4"
+    letter = one_letter(ns, "first_step_moves", name)
+    expect(letter == "b", name, "not that one: with u = 0 every score u.v is 0. Write dL/dv and dL/du_pos from "
+           "exercise 3 at that point and see which of them is a sum of zero vectors.")
+    passed(name, "at word2vec's initialisation only the context vectors move on the first step")
