@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.16.4
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -36,7 +36,6 @@
 # parallelism*; a recommender's item table is the usual candidate. This chapter does not need it.)
 
 # %%
-import numpy as np
 import pandas as pd
 import torch
 
