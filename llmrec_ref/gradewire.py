@@ -282,7 +282,7 @@ def _decode(obj, budget: _Budget, depth: int = 0, ref=None):
 
         arr = _np_array(v, budget, depth)
         dtype = getattr(torch, obj.get("dtype", ""), None) if isinstance(obj.get("dtype"), str) else None
-        tensor = torch.from_numpy(np.ascontiguousarray(arr))
+        tensor = torch.from_numpy(np.array(arr, order="C", copy=True))  # (ascontiguousarray makes 0-d 1-d)
         return tensor.to(dtype) if isinstance(dtype, torch.dtype) else tensor
     import pandas as pd
 

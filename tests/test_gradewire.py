@@ -41,6 +41,8 @@ def test_arrays_tensors_and_frames_come_back_exactly():
     assert torch.equal(trip(t), t.detach()) and trip(t).dtype == torch.float64
     assert trip(torch.tensor([True, False])).dtype == torch.bool
     assert trip(torch.ones(2, dtype=torch.bfloat16)).dtype == torch.bfloat16
+    loss = torch.tensor(1.5, requires_grad=True) * 2  # a loss: 0-d stays 0-d
+    assert trip(loss).shape == () and trip(loss).item() == 3.0 and trip(torch.zeros(0, 3)).shape == (0, 3)
     df = pd.DataFrame({"user_id": [3, 1], "item_id": [10, 11], "year": pd.array([1995, None], dtype="Int64"),
                        "genres": [["a"], []], "title": ["x", "y"]}, index=[7, 2])
     back = trip(df)
