@@ -338,7 +338,7 @@ print("fusion no better than text alone (interval includes 0 or lies below):",
 
 # %% [markdown]
 # With this link the graph scorers sit just above random (Recall@10 0.071 and 0.078 against
-# 0.058), far below genre popularity (0.186) and text (0.249), and mixing them into text lowers
+# 0.059), far below genre popularity (0.186) and text (0.249), and mixing them into text lowers
 # it (−0.012, interval below 0): the vectors describe *other* films. (The small residue above
 # chance is not traced here; the ids of both MovieLens releases are roughly in release order, so
 # a wrong link may still carry a trace of a film's era.) `bench kg`, with the learned text scorer
