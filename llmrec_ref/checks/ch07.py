@@ -16,6 +16,7 @@ import torch
 
 from llmrec_ref.checks._common import call, expect, passed, require
 from llmrec_ref.coldstart import ColdStartSplit, evaluate_cold_start
+from llmrec_ref.gradefixtures import FixedScorer
 
 
 def _generator() -> torch.Generator:
@@ -114,19 +115,9 @@ def _toy_split() -> ColdStartSplit:
     return ColdStartSplit(train, test, np.array([5, 6]), 6)
 
 
-class _Fixed:
-    """Returns a fixed score row for every user (a 'given scorer')."""
-
-    def __init__(self, row: list[float]) -> None:
-        self.row = torch.tensor(row)
-
-    def score(self, users, history: pd.DataFrame) -> torch.Tensor:
-        return self.row.expand(len(np.asarray(users).reshape(-1)), -1).clone()
-
-
 # cold item 6 first (off-by-one answers then credit item 5); then cold item 5 first with every
 # warm item scored higher still and a finite, highest padding column
-_MODELS = [_Fixed([float("-inf"), 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]), _Fixed([9.0, 3.0, 4.0, 5.0, 6.0, 2.0, 1.0])]
+_MODELS = [FixedScorer([float("-inf"), 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]), FixedScorer([9.0, 3.0, 4.0, 5.0, 6.0, 2.0, 1.0])]
 
 
 def ex3(ns: dict) -> None:
