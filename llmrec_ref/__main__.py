@@ -4,7 +4,7 @@
     train [options]               train a preset model; under torchrun, data-parallel over processes
     data fetch ml-100k            fetch and verify MovieLens-100k (and its knowledge graph) into the cache
     bench TOPIC [options]         print a benchmark table (data, models, model, encoders, embeddings, text, course,
-                                  kg, scale)
+                                  kg, multimodal, scale)
     exercises build [OUT_DIR]     write the student versions of exercises/solutions/ (default into exercises/)
     exercises grade NB.ipynb ...  grade submissions: boxed kernels, checks run in the grader (--json, --timeout)
     site OUT_DIR                  render the chapters to a static HTML site
@@ -17,7 +17,25 @@ import importlib
 import os
 import sys
 
-BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "scale")
+# argparse types: a bad number is a usage error
+from llmrec_ref.bench import non_negative_int, positive_int
+
+BENCH_TOPICS = ("data", "models", "encoders", "embeddings", "model", "text", "course", "kg", "multimodal", "scale")
+# What the package raises for bad input; the command line turns each into one line on stderr, status 2.
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError, OSError, FloatingPointError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``PROG: error: MESSAGE (see PROG --help)``), status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(message: object) -> str:
+    """A message folded onto one line (a multi-line explanation joined by '; ')."""
+    text = message.args[0] if isinstance(message, KeyError) and message.args else message
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -63,11 +81,11 @@ def _bench(args: argparse.Namespace, extra: list[str]) -> int:
     options = {}
     parser = getattr(module, "add_arguments", None)
     if parser is not None:
-        sub = argparse.ArgumentParser(prog=f"python -m llmrec_ref bench {args.topic}")
+        sub = _Parser(prog=f"python -m llmrec_ref bench {args.topic}")
         parser(sub)
         options = vars(sub.parse_args(extra))
     elif extra:
-        raise SystemExit(f"bench {args.topic} takes no options, got {' '.join(extra)}")
+        raise ValueError(f"bench {args.topic} takes no options, got {' '.join(extra)}")
     rows = module.run(**options)
     print(markdown_table(rows))
     return 0
@@ -103,13 +121,13 @@ def _site(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llmrec_ref", description=__doc__,
+    parser = _Parser(prog="python -m llmrec_ref", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="run the main job on the synthetic shop")
     demo.add_argument("--dataset", choices=("shop", "ml-100k"), default="shop")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=non_negative_int, default=0)
     demo.add_argument("--save", default=None, metavar="PATH", help="write the trained model to PATH")
     demo.add_argument("--load", default=None, metavar="PATH", help="reuse the model at PATH instead of training")
 
@@ -119,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--out", default=None, metavar="PATH", help="write the trained model to PATH")
     train.add_argument("--checkpoint", default=None, metavar="PATH",
                        help="write the training state here after each epoch; resume from it if it exists")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None, help="the global batch, whatever the number of processes")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=positive_int, default=None)
+    train.add_argument("--batch-size", type=positive_int, default=None,
+                       help="the global batch, whatever the number of processes")
+    train.add_argument("--seed", type=non_negative_int, default=0)
 
     data = commands.add_parser("data", help="fetch data sets")
     data_cmd = data.add_subparsers(dest="action", required=True)
@@ -153,16 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("out_dir")
 
     args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
-        return _bench(args, extra)
-    if extra:
+    if args.command != "bench" and extra:
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     handlers = {"demo": _demo, "train": _train, "data": _data, "exercises": _exercises, "site": _site}
     try:
+        if args.command == "bench":
+            return _bench(args, extra)
         return handlers[args.command](args)
-    except (ValueError, FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except USER_ERRORS as err:  # bad input: what to fix, on one line, no traceback
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ split is never read.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import numpy as np
@@ -27,7 +28,7 @@ import torch
 
 from llmrec_ref.evaluation import interaction_matrix
 from llmrec_ref.metrics import evaluate, topk_items
-from llmrec_ref.recommender import Recommender, largest_id, user_tensor
+from llmrec_ref.recommender import Recommender, check_log, largest_id, user_tensor
 
 __all__ = ["RandomScorer", "Popularity", "ItemKNN", "EASE", "ITEMKNN_GRID", "EASE_GRID"]
 
@@ -58,6 +59,8 @@ class _Baseline(Recommender):
         is given (all data before the test part; never evaluate it on ``valid`` afterwards).
         """
         start, state = time.perf_counter(), None
+        check_log(train, "train")
+        check_log(valid, "valid", allow_empty=True)
         self.n_items_ = self.n_items or largest_id("item_id", train, valid)
         self.train_log_ = []
         if self.grid:
@@ -142,6 +145,7 @@ class _ItemItem(_Baseline):
     def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
         """s_u = x_u B with x_u the user's binary history row: (U,) -> (U, I + 1)."""
         self._check_fitted()
+        check_log(history, "history", self.n_items_, allow_empty=True)
         x = interaction_matrix(history, user_tensor(users), self.n_items_)[:, 1:].float()  # (U, I)
         return self._pad(x @ self.B_)                                 # (U, I + 1)
 
@@ -162,8 +166,8 @@ class ItemKNN(_ItemItem):
                  grid: dict | None = None, refit: bool = False) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
             raise ValueError(f"k (neighbourhood size) must be a positive int, got {k!r}")
-        if shrink < 0:
-            raise ValueError(f"shrink must be >= 0, got {shrink!r}")
+        if not (isinstance(shrink, (int, float)) and 0 <= shrink < math.inf):
+            raise ValueError(f"shrink must be a finite number >= 0 (e.g. 10), got {shrink!r}")
         if grid is not None and (not isinstance(grid, dict) or not set(grid) <= {"k", "shrink"}):
             raise ValueError(f"grid must be a dict with keys among 'k', 'shrink', got {grid!r}")
         self.k, self.shrink, self.n_items, self.grid, self.refit = k, float(shrink), n_items, grid, refit
@@ -191,8 +195,8 @@ class EASE(_ItemItem):
 
     def __init__(self, lam: float = 400.0, n_items: int | None = None, grid: dict | None = None,
                  refit: bool = False) -> None:
-        if not lam > 0:
-            raise ValueError(f"lam (L2 strength) must be > 0, got {lam!r}")
+        if not (isinstance(lam, (int, float)) and 0 < lam < math.inf):
+            raise ValueError(f"lam (L2 strength) must be a finite number > 0 (e.g. 400), got {lam!r}")
         if grid is not None and (not isinstance(grid, dict) or set(grid) != {"lam"}):
             raise ValueError(f"grid must be a dict {{'lam': [values]}}, got {grid!r}")
         self.lam, self.n_items, self.grid, self.refit = float(lam), n_items, grid, refit

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 
 from llmrec_ref import metrics, progress
 from llmrec_ref.evaluation import interaction_matrix, validation_metrics
-from llmrec_ref.recommender import Recommender, user_tensor
+from llmrec_ref.recommender import Recommender, check_log, user_tensor
 
 __all__ = ["ColdStartSplit", "cold_start_split", "evaluate_cold_start", "AttributePopularity", "history_weights",
            "TextOnly"]
@@ -148,6 +148,7 @@ def history_weights(history: pd.DataFrame, users, n_items: int, weighting: str =
     ``"uniform"``: 1 per interaction; ``"rating"``: the rating (1 if there is no ``rating``
     column); ``"recency"``: 0.5 ** ((t_last(u) - t) / half-life), so the latest item weighs 1.
     """
+    check_log(history, "history", timestamps=weighting == "recency", allow_empty=True)
     users = torch.as_tensor(np.asarray(users), dtype=torch.long).reshape(-1)  # (U,)
     out = torch.zeros(len(users), n_items + 1)
     if len(history) == 0:

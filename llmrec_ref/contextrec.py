@@ -90,8 +90,8 @@ class ContextRecNetConfig:
             raise ValueError(f"features must be distinct (name, size >= 2) pairs, got {self.features!r}")
         if not set(self.request_features) <= set(names):
             raise ValueError(f"request_features {self.request_features!r} must be among the features {names}")
-        if not self.init_std > 0:
-            raise ValueError(f"init_std must be > 0, got {self.init_std!r}")
+        if not 0 < self.init_std < float("inf"):
+            raise ValueError(f"init_std must be a finite number > 0 (e.g. 0.02), got {self.init_std!r}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

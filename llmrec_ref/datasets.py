@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -277,6 +278,34 @@ def _publish(staging: Path, folder: Path) -> None:
     os.replace(staging, folder)
 
 
+_STAGING = ".tmp-ml-100k-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+def _remove_stale_staging(parent: Path) -> None:
+    """Delete the staging folders of fetches that were killed before their ``finally`` ran
+    (``.tmp-ml-100k-PID-*`` whose process is gone, or older than an hour without a PID)."""
+    if not parent.is_dir():
+        return
+    for path in parent.glob(_STAGING + "*"):
+        pid = path.name[len(_STAGING):].split("-")[0]
+        if pid.isdigit():
+            stale = int(pid) != os.getpid() and not _alive(int(pid))
+        else:
+            stale = time.time() - path.stat().st_mtime > 3600
+        if stale and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _present(folder: Path) -> str | None:
     if (folder / GROUPLENS_ZIP).exists():
         return "grouplens"
@@ -299,6 +328,7 @@ def fetch_movielens_100k(
     if not sources or unknown:
         raise ValueError(f"sources must be a non-empty tuple of 'grouplens'/'recbole', got {sources!r}")
     folder = cache_dir(data_dir)
+    _remove_stale_staging(folder.parent)
     if folder.exists() and _present(folder):
         _verify_folder(folder)
         return folder
@@ -311,7 +341,7 @@ def fetch_movielens_100k(
     for source in sources:
         # Everything is written into a staging folder beside the cache folder, verified, and
         # renamed into place at once: an interrupted fetch leaves no partial data behind.
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-ml-100k-"))
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f"{_STAGING}{os.getpid()}-"))
         try:
             if source == "grouplens":
                 _download_grouplens(staging / GROUPLENS_ZIP)

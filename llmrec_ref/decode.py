@@ -107,6 +107,12 @@ def _next_scores(model: Callable, history: torch.Tensor) -> torch.Tensor:
         out = out[:, -1]  # (B, n)
     if out.dim() != 2 or out.shape[0] != history.shape[0]:
         raise ValueError(f"model must return (B, n) or (B, T, n) scores for a (B, T) history, got {tuple(out.shape)}")
+    if torch.isnan(out).any():
+        raise ValueError(f"model returned NaN scores ({int(torch.isnan(out).sum())} of them) for a history of "
+                         f"length {history.shape[1]}; fix the model (or give unwanted items -inf)")
+    if int(history.max()) >= out.shape[1]:
+        raise ValueError(f"history holds item id {int(history.max())} but the model scores only {out.shape[1]} "
+                         f"items (ids 0..{out.shape[1] - 1}); pass ids the model knows")
     return out.float()
 
 
@@ -119,6 +125,8 @@ def _check_history(history: torch.Tensor, steps: int) -> torch.Tensor:
                          f"{history.dtype} {tuple(history.shape)}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if history.numel() and int(history.min()) < 0:
+        raise ValueError(f"history holds item id {int(history.min())}: ids are >= 1, and 0 is padding")
     return history
 
 
@@ -126,7 +134,7 @@ def _seen(history: torch.Tensor, n: int, exclude_seen: bool) -> torch.Tensor:
     """Bool (B, n): padding (item 0) always, plus the history's items if ``exclude_seen``."""
     mask = torch.zeros(history.shape[0], n, dtype=torch.bool, device=history.device)
     if exclude_seen:
-        mask.scatter_(1, history.clamp(0, n - 1), True)
+        mask.scatter_(1, history, True)  # ids were checked against n by _next_scores
     mask[:, 0] = True
     return mask
 
@@ -137,8 +145,9 @@ def greedy_sequence(model: Callable, history: torch.Tensor, steps: int, exclude_
     """Autoregressive greedy list (B, steps): i_t = argmax_i s(i | history, i_1..i_{t-1}).
 
     At each step the chosen item is appended to the history (so the model conditions on it)
-    and masked, so the list has no repeats; item 0 (padding) and, with ``exclude_seen``, the
-    history's items are never chosen. Unlike one ``top_k`` call, later picks can react to
+    and masked, so the list has no repeats; item 0 (padding), items the model scores -inf and,
+    with ``exclude_seen``, the history's items are never chosen (``ValueError`` when a row has
+    nothing left, when the model returns NaN, or when ``history`` holds an id outside 0..n-1). Unlike one ``top_k`` call, later picks can react to
     earlier ones (e.g. not three phones in a row if the model learned that).
     """
     history = _check_history(history, steps)
@@ -148,9 +157,11 @@ def greedy_sequence(model: Callable, history: torch.Tensor, steps: int, exclude_
         scores = _next_scores(model, history)  # (B, n)
         if mask is None:
             mask = _seen(history, scores.shape[1], exclude_seen) | _as_mask(exclude, tuple(scores.shape), scores.device)
-        if int((~mask).sum(1).min()) == 0:
-            raise ValueError("no item left to choose: lower steps or exclude fewer items")
-        item = scores.masked_fill(mask, NEG_INF).argmax(1)  # (B,)
+        masked = scores.masked_fill(mask, NEG_INF)  # (B, n)
+        if int((masked > NEG_INF).sum(1).min()) == 0:
+            raise ValueError(f"no item left to choose at step {len(chosen) + 1}: every item is excluded, already "
+                             "chosen or scored -inf by the model; lower steps or exclude fewer items")
+        item = masked.argmax(1)  # (B,)
         mask[torch.arange(len(item)), item] = True
         chosen.append(item)
         history = torch.cat([history, item[:, None]], dim=1)  # (B, T + 1)
@@ -165,7 +176,8 @@ def beam_sequence(model: Callable, history: torch.Tensor, steps: int, beam_width
     Keeps the ``beam_width`` best partial lists; each is extended by every allowed item
     (log_softmax of the masked scores), and the best ``beam_width`` of all extensions survive.
     Items already in a beam, padding and (with ``exclude_seen``) the history are masked, so
-    no list repeats an item. ``beam_width=1`` is ``greedy_sequence``. Returns the best list.
+    no list repeats an item; items scored -inf are never chosen. ``beam_width=1`` is
+    ``greedy_sequence``, and the same inputs raise the same ``ValueError``s. Returns the best list.
     """
     history = _check_history(history, steps)
     if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width < 1:
@@ -185,7 +197,11 @@ def beam_sequence(model: Callable, history: torch.Tensor, steps: int, beam_width
     for step in range(steps):
         logp = scores.masked_fill(mask, NEG_INF).log_softmax(1)  # (B*W, n)
         cand = (total.reshape(-1, 1) + logp).reshape(B, W * n)  # (B, W*n)
+        cand = cand.masked_fill(torch.isnan(cand), NEG_INF)  # a beam with every item masked: no extension
         width = min(W, int(torch.isfinite(cand).sum(1).min()))
+        if width == 0:
+            raise ValueError(f"no item left to choose at step {step + 1}: every item is excluded, already chosen "
+                             "or scored -inf by the model; lower steps or exclude fewer items")
         best = cand.topk(width, dim=1)  # (B, width)
         beam, item = best.indices // n, best.indices % n  # (B, width)
         rows = (torch.arange(B, device=beam.device)[:, None] * W + beam).reshape(-1)  # (B*width,)

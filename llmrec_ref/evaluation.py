@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from llmrec_ref import metrics
+from llmrec_ref.preprocess import require_columns
 
 __all__ = ["interaction_matrix", "infer_n_items", "request_context", "rank_heldout", "validation_metrics",
            "full_ranking", "sampled_ranking", "paired_bootstrap"]
@@ -84,12 +85,16 @@ def _score(model: object, users: torch.Tensor, history: pd.DataFrame, n_items: i
 
 
 def _stage(split, stage: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(history, held-out) frames for ``stage``."""
+    """(history, held-out) frames for ``stage``; ``ValueError`` when the held-out part is empty
+    (nothing to evaluate: metrics over no user would be NaN) or holds a missing id."""
     if stage == "test":
-        return pd.concat([split.train, split.valid], ignore_index=True), split.test
-    if stage == "valid":
-        return split.train, split.valid
-    raise ValueError(f"stage must be 'test' or 'valid', got {stage!r}")
+        history, heldout = pd.concat([split.train, split.valid], ignore_index=True), split.test
+    elif stage == "valid":
+        history, heldout = split.train, split.valid
+    else:
+        raise ValueError(f"stage must be 'test' or 'valid', got {stage!r}")
+    require_columns(heldout, ("user_id", "item_id"), name=f"split.{stage}")
+    return history, heldout
 
 
 CHUNK = 512          # users scored at once (fewer for a large catalogue): fixes which users share a batch

@@ -43,6 +43,16 @@ def _same_shape(a: torch.Tensor, b: torch.Tensor, na: str, nb: str) -> None:
 
 
 # ----------------------------------------------------------------------------- pointwise: BCE
+def _labels(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scores, labels) as float tensors of one shape, labels in [0, 1] (a 2 or a NaN is a bug upstream)."""
+    scores, labels = _float(scores, "scores"), torch.as_tensor(labels, dtype=scores.dtype)
+    _same_shape(scores, labels, "scores", "labels")
+    if not ((labels >= 0) & (labels <= 1)).all():
+        raise ValueError("labels must lie in [0, 1] (1 = positive, 0 = negative); got "
+                         f"{labels[~((labels >= 0) & (labels <= 1))][0].item()}")
+    return scores, labels
+
+
 def bce_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy on logits: mean of -[y log sigma(s) + (1 - y) log(1 - sigma(s))].
 
@@ -50,8 +60,7 @@ def bce_loss(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     shape) are logits, ``labels`` (same shape) are 0/1 (or soft targets in [0, 1]).
     Returns a scalar.
     """
-    scores, labels = _float(scores, "scores"), torch.as_tensor(labels, dtype=scores.dtype)
-    _same_shape(scores, labels, "scores", "labels")
+    scores, labels = _labels(scores, labels)
     return (F.softplus(scores) - labels * scores).mean()
 
 
@@ -60,8 +69,7 @@ def bce_grad(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     From d/ds softplus(s) = sigma(s) and d/ds (y s) = y: the gradient is the prediction error.
     """
-    scores, labels = _float(scores, "scores"), torch.as_tensor(labels, dtype=scores.dtype)
-    _same_shape(scores, labels, "scores", "labels")
+    scores, labels = _labels(scores, labels)
     return (torch.sigmoid(scores) - labels) / scores.numel()
 
 
@@ -144,6 +152,23 @@ def sampled_softmax_grad(pos_scores: torch.Tensor, neg_scores: torch.Tensor,
     return g[:, 0] - 1.0 / logits.shape[0], g[:, 1:]
 
 
+def _target(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, target) checked: (..., C) floats and (...) int64 class ids in 0..C-1 (or ``ignore_index``)."""
+    logits = _float(logits, "logits")
+    target = torch.as_tensor(target, device=logits.device)
+    if target.dtype != torch.long or logits.dim() < 2 or logits.shape[:-1] != target.shape:
+        raise ValueError(f"logits must be (..., C) and target (...) int64 with the same leading shape, got "
+                         f"{tuple(logits.shape)} and {target.dtype} {tuple(target.shape)}")
+    n = logits.shape[-1]
+    bad = (target < 0) | (target >= n)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if bad.any():
+        raise ValueError(f"target holds class id {target[bad][0].item()} but logits has {n} classes (ids 0..{n - 1}); "
+                         "pass ids the logits cover")
+    return logits, target
+
+
 def full_softmax_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 0) -> torch.Tensor:
     """Cross-entropy over the whole catalogue: mean over rows of -log softmax(logits)_target.
 
@@ -151,19 +176,14 @@ def full_softmax_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: 
     Rows whose target equals ``ignore_index`` (0 = padding by default) are left out of the
     mean. This is the exact objective that sampled softmax approximates.
     """
-    logits = _float(logits, "logits")
-    target = torch.as_tensor(target, device=logits.device)
-    if target.dtype != torch.long or logits.dim() < 2 or logits.shape[:-1] != target.shape:
-        raise ValueError(f"logits must be (..., C) and target (...) int64 with the same leading shape, got "
-                         f"{tuple(logits.shape)} and {target.dtype} {tuple(target.shape)}")
+    logits, target = _target(logits, target, ignore_index)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                            ignore_index=-100 if ignore_index is None else ignore_index)
 
 
 def full_softmax_grad(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 0) -> torch.Tensor:
     """dL/dlogits of ``full_softmax_loss``: (softmax(logits) - onehot(target)) / n_kept on kept rows, 0 elsewhere."""
-    logits = _float(logits, "logits")
-    target = torch.as_tensor(target, device=logits.device)
+    logits, target = _target(logits, target, ignore_index)
     keep = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
     onehot = F.one_hot(target.clamp(min=0), logits.shape[-1]).to(logits.dtype)  # (..., C)
     g = (logits.softmax(-1) - onehot) * keep[..., None]

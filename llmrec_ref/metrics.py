@@ -228,12 +228,22 @@ def auc(scores: torch.Tensor, truth, exclude=None) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- rating / click metrics
-def accuracy(pred: torch.Tensor, target: torch.Tensor, threshold: float = 0.5) -> float:
-    """Accuracy = mean(1[(pred >= threshold) == target]) for click/like prediction; target is 0/1."""
-    pred, target = torch.as_tensor(pred).float(), torch.as_tensor(target)
+def _check_pred(pred: torch.Tensor, target: torch.Tensor) -> None:
+    """Same non-empty shape, and no NaN in ``pred`` (NaN >= t is False: a NaN would count as a 0)."""
     if pred.shape != target.shape or pred.numel() == 0:
         raise ValueError(f"pred and target must have the same non-empty shape, got "
                          f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    if torch.isnan(pred).any():
+        raise ValueError(f"pred contains {int(torch.isnan(pred).sum())} NaN value(s): fix the model that made "
+                         "them (a NaN is neither right nor wrong)")
+
+
+def accuracy(pred: torch.Tensor, target: torch.Tensor, threshold: float = 0.5) -> float:
+    """Accuracy = mean(1[(pred >= threshold) == target]) for click/like prediction; target is 0/1."""
+    pred, target = torch.as_tensor(pred).float(), torch.as_tensor(target)
+    _check_pred(pred, target)
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+        raise ValueError(f"threshold must be a finite number (e.g. 0.5), got {threshold!r}")
     if not ((target == 0) | (target == 1)).all():
         raise ValueError("target must hold only 0/1 (or booleans)")
     return ((pred >= threshold) == (target != 0)).float().mean().item()
@@ -242,9 +252,9 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor, threshold: float = 0.5) -
 def rmse(pred: torch.Tensor, target: torch.Tensor) -> float:
     """RMSE = sqrt(mean((pred - target)^2)) for rating prediction."""
     pred, target = torch.as_tensor(pred).double(), torch.as_tensor(target).double()
-    if pred.shape != target.shape or pred.numel() == 0:
-        raise ValueError(f"pred and target must have the same non-empty shape, got "
-                         f"{tuple(pred.shape)} and {tuple(target.shape)}")
+    _check_pred(pred, target)
+    if torch.isnan(target).any():
+        raise ValueError("target contains NaN: drop the unrated pairs first")
     return math.sqrt(((pred - target) ** 2).mean().item())
 
 

@@ -23,6 +23,7 @@ from llmrec_ref.evaluation import validation_metrics
 from llmrec_ref.recommender import (
     Recommender,
     check_items,
+    check_log,
     config_from,
     item_counts,
     largest_id,
@@ -61,8 +62,8 @@ class MFConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not self.init_std > 0:
-            raise ValueError(f"init_std must be > 0, got {self.init_std!r}")
+        if not 0 < self.init_std < float("inf"):
+            raise ValueError(f"init_std must be a finite number > 0 (e.g. 0.05), got {self.init_std!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         check_settings(self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay, self.device)
@@ -115,6 +116,8 @@ class MF(Recommender):
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> MF:
         """Train with BPR (validation NDCG@10 on ``valid`` after each epoch, early stopping); returns self."""
         c = self.config
+        check_log(train, "train")
+        check_log(valid, "valid", allow_empty=True)
         n_users = c.n_users or largest_id("user_id", train, valid)
         n_items = c.n_items or largest_id("item_id", train, valid)
         check_items(train, n_items)

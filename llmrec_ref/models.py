@@ -39,6 +39,7 @@ from llmrec_ref.evaluation import validation_metrics
 from llmrec_ref.recommender import (
     Recommender,
     check_items,
+    check_log,
     config_from,
     item_counts,
     largest_id,
@@ -296,6 +297,12 @@ class ContextRec(Recommender):
         vocabularies and validation are global); see ``llmrec_ref.distributed``. ``checkpoint``:
         a file for the training state after each epoch, resumed from if it exists (``train_loop``)."""
         c = self.config
+        check_log(train, "train", timestamps=True)
+        check_log(valid, "valid", timestamps=True, allow_empty=True)
+        if int(train.groupby("user_id").size().max()) < 2:
+            raise ValueError("train has no user with two or more events, so there is no (history, next item) "
+                             "pair to learn from; pass a log where users have several events (leave_one_out "
+                             "keeps users with fewer than 3 events in train)")
         net_config, vocab = self._learn_sizes(train, valid)
         check_items(train, net_config.n_items)
         keep = (c.warm_start and getattr(self, "network_", None) is not None
@@ -325,7 +332,7 @@ class ContextRec(Recommender):
         self._check_fitted()
         users = user_tensor(users).numpy()
         if len(history):
-            check_items(history, self.n_items_)
+            check_log(history, "history", self.n_items_, timestamps=True)
             data = self._sequences(history, users=users, train=False)
         else:
             data = {f: torch.zeros(len(users), 1, dtype=torch.long) for f in ["item_id"]

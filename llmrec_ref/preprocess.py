@@ -27,8 +27,14 @@ BEHAVIORS = ("browse", "favorite", "cart", "purchase")  # codes 1..4, 0 = paddin
 N_GAP_BUCKETS = 32  # gap_bucket is 0..31
 
 
-def require_columns(df: Any, columns: Sequence[str] = REQUIRED, name: str = "interactions") -> None:
-    """Raise a ``ValueError`` naming ``name`` unless ``df`` is a non-empty DataFrame with ``columns``."""
+def require_columns(df: Any, columns: Sequence[str] = REQUIRED, name: str = "interactions",
+                    allow_missing: bool = False) -> None:
+    """Raise a ``ValueError`` naming ``name`` unless ``df`` is a non-empty DataFrame with ``columns``
+    and, unless ``allow_missing``, no missing value (NaN, None, NaT) in those of ``columns`` that are
+    ``user_id``, ``item_id`` or ``timestamp``, and a ``timestamp`` of finite numbers or datetimes:
+    every function that sorts by time or counts ids checks its frame here, so a NaN is refused
+    instead of being sorted, counted or given an id.
+    """
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
@@ -39,6 +45,24 @@ def require_columns(df: Any, columns: Sequence[str] = REQUIRED, name: str = "int
         )
     if len(df) == 0:
         raise ValueError(f"{name} is empty; pass at least one row (check the filters applied before)")
+    if allow_missing:
+        return
+    for column in (c for c in REQUIRED if c in columns):
+        missing = df[column].isna().to_numpy()
+        if missing.any():
+            raise ValueError(
+                f"{name}.{column} has {int(missing.sum())} missing value(s) (NaN/None), the first in row "
+                f"{int(np.argmax(missing))}; drop those rows first, e.g. {name} = llmrec_ref.preprocess.clean({name})"
+            )
+    if "timestamp" in columns:
+        ts = df["timestamp"]
+        if pd.api.types.is_bool_dtype(ts) or not (pd.api.types.is_numeric_dtype(ts)
+                                                  or pd.api.types.is_datetime64_any_dtype(ts)):
+            raise ValueError(f"{name}.timestamp holds {ts.dtype} values such as {ts.iloc[0]!r}, not times; convert "
+                             f"them to seconds first, e.g. {name} = llmrec_ref.preprocess.clean({name})")
+        if pd.api.types.is_float_dtype(ts) and not np.isfinite(ts.to_numpy()).all():
+            raise ValueError(f"{name}.timestamp holds an infinite value; drop it first, e.g. "
+                             f"{name} = llmrec_ref.preprocess.clean({name})")
 
 
 def time_order(df: pd.DataFrame) -> np.ndarray:
@@ -88,14 +112,14 @@ def clean(
     """Drop rows that cannot be right, rule by rule; cast ids and timestamps to int64 (datetimes
     become seconds since the epoch) and a numeric rating to float64.
 
-    Rules: ``missing`` (user_id, item_id or timestamp null; timestamp not a number),
+    Rules: ``missing`` (user_id, item_id or timestamp null; timestamp not a finite number),
     ``invalid_id`` (an id that is not a positive integer: 0, -3, 2.5, "u7"),
     ``rating_out_of_range`` (only when ``rating_range=(lo, hi)`` is given: rating outside
     [lo, hi]; a null rating is kept, see ``impute_missing``), ``future`` (timestamp > ``now``,
     default: the current time). Returns the cleaned frame, or ``(frame, CleanReport)`` with
     ``return_report=True``.
     """
-    require_columns(interactions)
+    require_columns(interactions, allow_missing=True)
     df = interactions
     report = CleanReport(n_in=len(df))
     ts = df["timestamp"]
@@ -104,7 +128,7 @@ def clean(
     values = {c: pd.to_numeric(df[c] if c != "timestamp" else ts, errors="coerce") for c in REQUIRED}
     now = int(time.time()) if now is None else now
     null = interactions[list(REQUIRED)].isna().any(axis=1).to_numpy()
-    rules = {"missing": null | values["timestamp"].isna().to_numpy()}
+    rules = {"missing": null | ~np.isfinite(values["timestamp"].to_numpy(dtype=np.float64, na_value=np.nan))}
     bad_id = np.zeros(len(df), dtype=bool)
     for c in ("user_id", "item_id"):
         v = values[c].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -165,7 +189,7 @@ def impute_missing(
     to the global one); ``"mode"`` (most frequent, smallest on ties); ``"constant"`` with
     ``fill_value``, or any non-string value used directly as the constant (``strategy=0``).
     """
-    require_columns(interactions, [column] + ([by] if by else []))
+    require_columns(interactions, [column] + ([by] if by else []), allow_missing=True)
     col = interactions[column]
     if strategy == "drop":
         return interactions.iloc[np.flatnonzero(col.notna().to_numpy())].reset_index(drop=True)

@@ -33,8 +33,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["Recommender", "user_tensor", "largest_id", "check_items", "item_counts", "save_checkpoint",
-           "read_checkpoint", "config_from"]
+from llmrec_ref.preprocess import require_columns
+
+__all__ = ["Recommender", "user_tensor", "check_log", "largest_id", "check_items", "item_counts",
+           "save_checkpoint", "read_checkpoint", "config_from"]
+
+_REMAP = "renumber them 1..n first: frame, maps = llmrec_ref.preprocess.remap_ids(frame)"
 
 
 def user_tensor(users) -> torch.Tensor:
@@ -42,13 +46,50 @@ def user_tensor(users) -> torch.Tensor:
     return torch.as_tensor(np.asarray(users), dtype=torch.long).reshape(-1)
 
 
+def check_log(frame: pd.DataFrame | None, name: str = "train", n_items: int | None = None,
+              timestamps: bool = False, allow_empty: bool = False) -> None:
+    """The one check of an interaction frame a model reads (``fit``'s train and valid, ``score``'s
+    history): a DataFrame with ``user_id`` and ``item_id`` (and ``timestamp`` when ``timestamps``),
+    none missing, ids whole numbers >= 1 (0 is padding) and, given ``n_items``, item ids the model
+    knows (``KeyError`` otherwise, see ``check_items``). ``ValueError`` naming ``name`` and the fix;
+    with ``allow_empty`` (a ``valid`` or a ``history``), ``None`` and an empty frame pass."""
+    if allow_empty and (frame is None or (isinstance(frame, pd.DataFrame) and len(frame) == 0)):
+        return
+    columns = ("user_id", "item_id", "timestamp") if timestamps else ("user_id", "item_id")
+    require_columns(frame, columns, name)
+    for column in ("user_id", "item_id"):
+        values = frame[column].to_numpy()
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+            raise ValueError(f"{name}.{column} holds {values.dtype} values such as {values[0]!r}, not integer ids; "
+                             f"{_REMAP}")
+        if np.issubdtype(values.dtype, np.floating) and not (np.isfinite(values) & (values % 1 == 0)).all():
+            bad = values[~(np.isfinite(values) & (values % 1 == 0))][0].item()
+            raise ValueError(f"{name}.{column} holds {bad!r}: ids must be whole numbers; {_REMAP}")
+        if values.min() < 1:
+            raise ValueError(f"{name}.{column} holds {values.min().item()!r}: ids start at 1 (0 is padding); {_REMAP}")
+    if timestamps and not pd.api.types.is_numeric_dtype(frame["timestamp"]):
+        raise ValueError(f"{name}.timestamp must hold numbers (seconds), got {frame['timestamp'].dtype}; "
+                         "convert it first, e.g. with llmrec_ref.preprocess.clean(frame)")
+    if n_items is not None:
+        check_items(frame, n_items)
+
+
 def largest_id(column: str, *frames: pd.DataFrame | None) -> int:
-    """The largest ``column`` id in the non-empty ``frames`` (what a model sizes its tables by);
-    ``ValueError`` when every frame is empty or missing."""
+    """The largest ``column`` id in the non-empty ``frames`` (what a model sizes its tables by).
+
+    ``ValueError`` when every frame is empty or missing, and when the ids are raw, not renumbered:
+    a largest id above both 100,000 and 100 times the number of distinct ids would size tables
+    by ids nobody uses (raw user ids near 10^9 would ask MF for hundreds of GB)."""
     present = [f for f in frames if f is not None and len(f)]
     if not present:
         raise ValueError(f"no interactions to learn {column} ids from: the training frame is empty")
-    return max(int(f[column].max()) for f in present)
+    largest = max(int(f[column].max()) for f in present)
+    if largest > 100_000:
+        distinct = len(pd.unique(np.concatenate([f[column].to_numpy() for f in present])))
+        if largest > 100 * distinct:
+            raise ValueError(f"the largest {column} is {largest:,} but only {distinct:,} distinct ids are used, "
+                             f"so the model's tables would have {largest:,} rows; {_REMAP}")
+    return largest
 
 
 def check_items(frame: pd.DataFrame, n_items: int) -> None:

@@ -21,6 +21,13 @@ embedded data set (no network). The generative story, in order:
    (d: desktops +0.3, phones -0.3), plus a pull to the previous event's brand and tier.
 5. Behaviour: the deepest funnel stage reached (browse < favorite < cart < purchase); deeper with
    taste and appeal, shallower with beta_u x tier; desktops buy more.
+6. Looks (added for notebooks/09_multimodal): every item has a visual ``pattern`` (plain /
+   striped / dotted / two-tone, see ``PATTERNS``) that its text never mentions; its image is drawn
+   by ``llmrec_ref.images``. With ``visual_taste_share > 0`` that share of users likes one pattern:
+   inside the (category, brand, tier) cell of step 4 their item draw weighs
+   ``exp(s_i + gamma [pattern_i = liked_u])``, gamma = ``VISUAL_STRENGTH``. These draws come
+   from a second generator seeded from (``VISUAL_STREAM``, seed), so the default shop
+   (``visual_taste_share=0``) is byte-identical to the shop before images existed.
 """
 
 from __future__ import annotations
@@ -98,6 +105,9 @@ DAY_HOURS = np.array([0.3] * 7 + [1.0, 1.5] + [2.0] * 9)  # weights of hours 0-1
 SESSIONS_PER_USER, EXTRA_EVENTS = 18.0, 2.5     # events per session = 3 + Poisson(2.5)
 INTENT_SHARE, COMPLEMENT_SHARE = 0.8, 0.1       # the rest (0.1) follows the user's taste
 SAME_BRAND, SAME_TIER = 1.5, 1.0                # pull towards the previous item of the session
+PATTERNS = ("plain", "striped", "dotted", "two-tone")  # the look an image shows and the text never says
+VISUAL_STRENGTH = 2.0                           # gamma: a liked pattern weighs e^2 ~ 7.4x inside its cell
+VISUAL_STREAM = 9009                            # the looks' generator: default_rng([VISUAL_STREAM, seed])
 
 GROUP_OF = np.array([GROUPS.index(spec.group) for spec in CATALOGUE.values()])        # (C,)
 COMP_OF = np.array([[CATEGORIES.index(k) for k in spec.complements] for spec in CATALOGUE.values()])
@@ -117,6 +127,9 @@ class Preferences:
     ``device_affinity`` (n_users+1, 3) and ``evening_bias`` (n_users+1,) shape their context.
     Items: ``item_category``, ``item_brand``, ``item_tier`` (n_items+1,) codes into
     ``categories``, ``brands`` and ``TIERS``; ``item_appeal`` (n_items+1,) s_i.
+    Looks: ``item_pattern`` (n_items+1,) codes into ``PATTERNS``; ``visual_taste`` (n_users+1,)
+    the pattern a user likes, -1 for none (everyone when ``visual_taste_share=0``); gamma =
+    ``visual_strength``.
     """
 
     categories: tuple
@@ -130,6 +143,9 @@ class Preferences:
     item_brand: np.ndarray
     item_tier: np.ndarray
     item_appeal: np.ndarray
+    item_pattern: np.ndarray | None = None
+    visual_taste: np.ndarray | None = None
+    visual_strength: float = VISUAL_STRENGTH
 
 
 @dataclass(repr=False)
@@ -303,8 +319,40 @@ def _draw_cells(rng: np.random.Generator, truth: dict, log_mass: np.ndarray, ev:
     return _categorical(rng, logits.reshape(len(e), -1))
 
 
-def _make_events(truth: dict, items: dict, sessions: dict, rng: np.random.Generator) -> dict:
-    """Events of every session: category, then (brand, tier) cell, then item, then behaviour."""
+def _visual_redraw(items: dict, liked: np.ndarray, rng: np.random.Generator):
+    """A function (user ids, item ids) -> item ids redrawn inside each item's (category, brand,
+    tier) cell with weights ``exp(s_j) * (e^gamma if pattern_j = liked_u else 1)``; users with
+    ``liked_u = -1`` keep their item. Uses (and only uses) the looks' generator ``rng``."""
+    cat, brand, tier = items["item_category"][1:], items["item_brand"][1:], items["item_tier"][1:]
+    n_pat, gain = len(PATTERNS), np.exp(VISUAL_STRENGTH)
+    local = np.argmax(CAT_BRANDS[cat] == brand[:, None], axis=1)
+    cell = ((cat * MAX_BRANDS + local) * 3 + tier) * n_pat + items["item_pattern"][1:]   # (n_items,)
+    order = np.argsort(cell, kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(np.exp(items["item_appeal"][1:][order]))])
+    bounds = np.searchsorted(cell[order], np.arange(len(CATEGORIES) * MAX_BRANDS * 3 * n_pat + 1))
+    cell_of = np.concatenate([[0], cell // n_pat])                                       # by item id
+
+    def redraw(user: np.ndarray, item: np.ndarray) -> np.ndarray:
+        out, pick = item.copy(), np.flatnonzero(liked[user] >= 0)
+        base, pat = cell_of[item[pick]] * n_pat, liked[user[pick]]
+        lo, hi = bounds[base], bounds[base + n_pat]                   # the whole cell
+        llo, lhi = bounds[base + pat], bounds[base + pat + 1]         # its items with the liked pattern
+        total, mass = cum[hi] - cum[lo], cum[lhi] - cum[llo]
+        p_liked = mass * gain / (mass * gain + total - mass)
+        take, r = rng.random(len(pick)) < p_liked, rng.random(len(pick))
+        v_other = r * (total - mass)                                  # skip over the liked block
+        v = np.where(take, cum[llo] + r * mass,
+                     cum[lo] + v_other + np.where(v_other >= cum[llo] - cum[lo], mass, 0.0))
+        out[pick] = order[np.clip(np.searchsorted(cum, v, side="right") - 1, lo, hi - 1)] + 1
+        return out
+
+    return redraw
+
+
+def _make_events(truth: dict, items: dict, sessions: dict, rng: np.random.Generator,
+                 visual=None) -> dict:
+    """Events of every session: category, then (brand, tier) cell, then item, then behaviour.
+    ``visual`` (``_visual_redraw``) re-picks visual-taste users' items inside their cell."""
     length = 3 + rng.poisson(EXTRA_EVENTS, len(sessions["user"]))
     first = np.cumsum(length) - length
     sess = np.repeat(np.arange(len(length)), length)                           # (E,)
@@ -327,6 +375,8 @@ def _make_events(truth: dict, items: dict, sessions: dict, rng: np.random.Genera
         lo, hi = bounds[cell], bounds[cell + 1]
         v = cum[lo] + rng.random(len(idx)) * (cum[hi] - cum[lo])   # inverse CDF inside the cell
         ev["item"][idx] = order[np.clip(np.searchsorted(cum, v, side="right") - 1, lo, hi - 1)] + 1
+        if visual is not None:  # same cell, so the pulls of the next step are unchanged
+            ev["item"][idx] = visual(ev["user"][idx], ev["item"][idx])
     # funnel: taste and appeal push deeper, price x sensitivity pulls back, desktops buy more
     item, cat = ev["item"], ev["cat"]
     fit = (truth["brand_affinity"][user, items["item_brand"][item]]
@@ -371,7 +421,8 @@ def _check_int(value: object, name: str, minimum: int, hint: str) -> int:
     return int(value)
 
 
-def make_synthetic_shop(n_users: int = 1000, n_items: int = 10000, seed: int = 0) -> Shop:
+def make_synthetic_shop(n_users: int = 1000, n_items: int = 10000, seed: int = 0,
+                        visual_taste_share: float = 0.0) -> Shop:
     """Generate the synthetic shop (see the module docstring for the generative story).
 
     Returns a ``Shop`` with ``items`` [item_id, title, text, category, brand, price, tier, colour],
@@ -379,15 +430,28 @@ def make_synthetic_shop(n_users: int = 1000, n_items: int = 10000, seed: int = 0
     behavior, hour, weekday, device, intent, session_id] sorted by (user_id, timestamp), the
     ground truth ``preferences`` and ``example_user``. About 100 events per user (~100k at the
     default size); time and memory grow linearly in n_users + n_items (no users x items matrix).
+    ``visual_taste_share`` in [0, 1]: the share of users who like one visual pattern (step 6 of
+    the module docstring); it changes which items those users pick, so the default 0 keeps the
+    shop of the chapters before 09 byte for byte.
     """
     n_users = _check_int(n_users, "n_users", 1, "the number of users to generate")
     n_items = _check_int(n_items, "n_items", N_PAIRS, "every (category, brand) pair needs an item")
     seed = _check_int(seed, "seed", 0, "any non-negative int")
+    if isinstance(visual_taste_share, bool) or not isinstance(visual_taste_share, (int, float)) \
+            or not 0.0 <= visual_taste_share <= 1.0:
+        raise ValueError(f"visual_taste_share must be a number in [0, 1] (the share of users with a taste "
+                         f"for a visual pattern), got {visual_taste_share!r}")
     rng = np.random.default_rng(seed)
     items, item_truth = _make_items(n_items, rng)
     users, truth = _make_users(n_users, rng)
     sessions = _make_sessions(truth, n_users, rng)
-    ev = _make_events(truth, item_truth, sessions, rng)
+    looks = np.random.default_rng([VISUAL_STREAM, seed])  # never touches rng: old frames stay as they were
+    item_truth["item_pattern"] = _pad(looks.integers(0, len(PATTERNS), n_items))
+    has_taste = looks.random(n_users) < visual_taste_share
+    truth["visual_taste"] = _pad(np.where(has_taste, looks.integers(0, len(PATTERNS), n_users), -1))
+    truth["visual_taste"][0] = -1
+    visual = _visual_redraw(item_truth, truth["visual_taste"], looks) if has_taste.any() else None
+    ev = _make_events(truth, item_truth, sessions, rng, visual)
     example_user = _inject_example(truth, item_truth, sessions, ev)
     ts = ev["ts"]
     interactions = pd.DataFrame({
@@ -427,7 +491,8 @@ def true_scores(shop: Shop, user_ids: np.ndarray | pd.Series | list, *, hour: Co
     """The generator's log-probability of every item for each user: (len(user_ids), n_items + 1).
 
     ``score[u, i] = log P(c_i | u, context) + x_ui - logsumexp_{j in c_i} x_uj`` with
-    ``x_ui = a_u[b_i] - (beta_u - d) t_i + s_i (+ brand/tier pull towards last_item)``: the
+    ``x_ui = a_u[b_i] - (beta_u - d) t_i + s_i (+ brand/tier pull towards last_item)
+    (+ gamma [pattern_i = liked_u] for a user with a visual taste)``: the
     probability that an event of a session in this context shows item i, i.e. the oracle a model
     can approach (``exp`` of a row sums to 1). ``P(c | u, context)`` mixes the intents
     ``softmax(log w_u + slot bias + device bias)`` (only the parts of the context that are given;
@@ -463,6 +528,8 @@ def true_scores(shop: Shop, user_ids: np.ndarray | pd.Series | list, *, hour: Co
     cat, brand, tier = p.item_category[1:], p.item_brand[1:], p.item_tier[1:]
     coef = -p.price_sensitivity[users] + (0.0 if dev is None else DEVICE_TIER[dev])
     x = p.brand_affinity[users][:, brand] + coef[:, None] * tier + p.item_appeal[1:]  # (m, n_items)
+    if p.visual_taste is not None:  # + gamma for the items whose pattern the user likes
+        x += p.visual_strength * (p.item_pattern[1:] == p.visual_taste[users][:, None])
     if last_item is not None:
         prev = _codes(last_item, (), "last_item", m)
         if prev.size and (prev.min() < 0 or prev.max() > n_items):

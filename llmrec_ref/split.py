@@ -106,7 +106,7 @@ def _check_ratios(ratios: Sequence[float]) -> tuple[float, float, float]:
         r = tuple(float(x) for x in ratios)
     except (TypeError, ValueError):
         r = ()
-    if len(r) != 3 or min(r) < 0 or r[0] <= 0 or abs(sum(r) - 1) > 1e-6:
+    if len(r) != 3 or not all(0 <= x <= 1 for x in r) or r[0] <= 0 or abs(sum(r) - 1) > 1e-6:
         raise ValueError(
             f"ratios must be 3 non-negative numbers (train, valid, test) summing to 1 with train > 0, "
             f"e.g. (0.8, 0.1, 0.1); got {ratios!r}"

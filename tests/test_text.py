@@ -6,11 +6,16 @@ texts are encoded. Cold-start tests use hand-made vectors, so they need no model
 
 from __future__ import annotations
 
+import copy
 import importlib
+import json
 import logging
 import math
+import os
+import re
 import shutil
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -162,6 +167,131 @@ def test_only_new_texts_are_encoded_and_int8_has_its_own_cache(enc, cache, monke
 def test_default_cache_lives_under_llmrec_data(monkeypatch, tmp_path):
     monkeypatch.setenv("LLMREC_DATA", str(tmp_path))
     assert text.text_cache_dir() == tmp_path / "text-cache"
+
+
+# ----------------------------------------------------------------------------- the pin and the cache (issue #16)
+@pytest.fixture
+def linked_copy(tmp_path):
+    """A copy of the model folder made of symlinks (folders recreated): edit a file by replacing its link."""
+    src = text._resolve("minilm")[0]
+    dst = tmp_path / "minilm-links"
+    for p in src.rglob("*"):
+        if p.is_file():
+            (dst / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            (dst / p.relative_to(src)).symlink_to(p)
+    return dst
+
+
+def edit_json(folder, rel, change):
+    path = folder / rel
+    data = json.loads(path.read_text())
+    path.unlink()
+    path.write_text(json.dumps(change(data)))
+
+
+@pytest.mark.parametrize("rel, change", [
+    ("1_Pooling/config.json", lambda d: d | {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}),
+    ("sentence_bert_config.json", lambda d: d | {"max_seq_length": 4}),
+    ("tokenizer_config.json", lambda d: d | {"do_lower_case": False}),
+    ("modules.json", lambda d: d[:2]),  # no Normalize module
+    ("config.json", lambda d: d | {"hidden_act": "relu"}),
+], ids=["cls-pooling", "max_seq_length-4", "no-lowercase", "no-normalize", "activation"])
+def test_the_pin_covers_every_file_that_changes_the_vectors(linked_copy, tmp_path, rel, change):
+    assert text.verify_model(linked_copy, text.MINILM_SHA256) == text.MINILM_SHA256  # the copy itself passes
+    edit_json(linked_copy, rel, change)
+    with pytest.raises(ValueError, match=rf"checksum mismatch for .*{re.escape(rel)}.*nothing was loaded"):
+        text.TextEncoder(linked_copy, sha256=text.MINILM_SHA256, cache_dir=tmp_path)
+    assert set(text.MINILM_FILES) >= {"model.safetensors", rel}
+
+
+def test_the_pin_refuses_added_or_missing_files_and_pins_what_a_dict_names(linked_copy, tmp_path):
+    (linked_copy / "added_tokens.json").write_text('{"movie": 30522}')
+    with pytest.raises(ValueError, match=r"files the pinned model does not have \(added_tokens.json\)"):
+        text.verify_model(linked_copy, text.MINILM_SHA256)
+    (linked_copy / "added_tokens.json").unlink()
+    (linked_copy / "vocab.txt").unlink()
+    with pytest.raises(ValueError, match=r"vocab.txt is missing"):
+        text.verify_model(linked_copy, text.MINILM_SHA256)
+    weights_only = {"model.safetensors": text.MINILM_SHA256}  # a dict pins exactly what it names
+    assert text.verify_model(linked_copy, weights_only) == text.MINILM_SHA256
+    with pytest.raises(ValueError, match="must include 'model.safetensors'"):
+        text.verify_model(linked_copy, {"vocab.txt": "0" * 64})
+
+
+TWO = ["Heat (1995). Genres: Action, Crime, Thriller.", "Casino (1995). Genres: Drama, Thriller."]
+
+
+def encoder_sharing(enc, cache_dir):
+    """A new TextEncoder on ``cache_dir`` that reuses ``enc``'s verified, loaded network (no second hash of
+    the weights) and records what it encodes."""
+    fresh = copy.copy(enc)
+    fresh.cache_path = text.text_cache_dir(cache_dir) / f"{enc.fingerprint}.npz"
+    fresh._cache, fresh._stamp, fresh._unwritable, fresh.encoded = {}, None, False, []
+    real = fresh._encode_new
+    fresh._encode_new = lambda texts: fresh.encoded.append(list(texts)) or real(texts)
+    return fresh
+
+
+def rewrite_vectors(path, change):
+    """Change the vectors of a cache file and keep every other array (an entry planted by hand)."""
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["vectors"] = change(arrays["vectors"].copy())
+    np.savez(path.with_name("planted.npz"), **arrays)
+    os.replace(path.with_name("planted.npz"), path)
+
+
+DAMAGES = {
+    "swapped": lambda p: rewrite_vectors(p, lambda v: v[::-1].copy()),
+    "rotated": lambda p: rewrite_vectors(p, lambda v: np.roll(v, 1, axis=1)),  # still unit vectors
+    "nan": lambda p: rewrite_vectors(p, lambda v: np.full_like(v, np.nan)),
+    "narrow": lambda p: rewrite_vectors(p, lambda v: v[:, :10].copy()),
+    "garbage": lambda p: p.write_bytes(b"garbage" * 10),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:200]),
+    "empty": lambda p: p.write_bytes(b""),
+    "pickle": lambda p: np.savez(p, keys=np.array([object()], dtype=object), vectors=np.zeros((1, 384))),
+    "no checksum": lambda p: np.savez(p, keys=np.zeros((2, 32), np.uint8), vectors=np.ones((2, 384), np.float32)),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_cache_file_that_fails_its_checks_is_re_encoded_with_a_warning(enc, tmp_path, damage):
+    first = encoder_sharing(enc, tmp_path)
+    expected = first.encode(TWO)
+    DAMAGES[damage](first.cache_path)
+    again = encoder_sharing(enc, tmp_path)
+    with pytest.warns(UserWarning, match="ignoring the text cache .* encoded again"):
+        got = again.encode(TWO)
+    assert again.encoded == [TWO] and torch.allclose(got, expected, atol=1e-6)
+    later = encoder_sharing(enc, tmp_path)  # the file was rewritten: trusted again, no model call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(later.encode(TWO), got) and later.encoded == []
+
+
+def test_a_cache_that_cannot_be_written_still_returns_the_vectors(enc, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    stuck = encoder_sharing(enc, blocker / "cache")  # its folder cannot be created
+    with pytest.warns(UserWarning, match="cannot write the text cache .* kept in memory"):
+        got = stuck.encode(TWO)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per encoder, not on every call
+        assert torch.equal(stuck.encode(TWO + ["one more"])[:2], got)
+    assert stuck.encoded == [TWO, ["one more"]]  # nothing computed was lost
+    assert not list(tmp_path.rglob("*.tmp.npz"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_cache_folder_still_returns_the_vectors(enc, tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        stuck = encoder_sharing(enc, tmp_path)
+        with pytest.warns(UserWarning, match="cannot write the text cache"):
+            got = stuck.encode(TWO)
+        assert got.shape == (2, 384) and stuck.encoded == [TWO]
+    finally:
+        tmp_path.chmod(0o755)
 
 
 def test_bad_texts_give_clear_errors(enc):

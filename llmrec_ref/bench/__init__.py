@@ -10,6 +10,8 @@ course are measured here, never by timed tests.
 
 from __future__ import annotations
 
+import argparse
+import math
 import resource
 import sys
 import time
@@ -18,7 +20,28 @@ from typing import Iterator
 
 from llmrec_ref.tables import markdown_table, read_table  # re-exported: the topics print with it
 
-__all__ = ["markdown_table", "peak_memory_mb", "read_table", "timed"]
+__all__ = ["markdown_table", "peak_memory_mb", "read_table", "timed", "positive_int", "non_negative_int",
+           "positive_float", "fraction"]
+
+
+def _number(kind: type, test, what: str):
+    """An argparse ``type=``: the option's text -> ``kind``, or a one-line usage error saying what it must be."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "an int >= 1")
+non_negative_int = _number(int, lambda v: v >= 0, "an int >= 0")
+positive_float = _number(float, lambda v: v > 0, "a finite number > 0")
+fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
 def peak_memory_mb() -> float:

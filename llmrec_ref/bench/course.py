@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llmrec_ref.bench import markdown_table, timed
+from llmrec_ref.bench import markdown_table, positive_float, timed
 
 __all__ = ["CAPABILITIES", "add_arguments", "child_machine", "course_notebooks", "run"]
 
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=str(REPO), help="the course folder (default: this repo)")
     parser.add_argument("--no-exercises", dest="exercises", action="store_false",
                         help="time the chapter notebooks only")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook (default 600)")
+    parser.add_argument("--timeout", type=positive_float, default=600.0, help="seconds per notebook (default 600)")
     parser.add_argument("--capability", choices=CAPABILITIES, default=None,
                         help="set ATEN_CPU_CAPABILITY for the notebooks, e.g. avx2 to approximate an "
                              "AVX2 laptop on an AVX-512 machine (default: as the environment says)")
@@ -101,13 +101,14 @@ def run(root: str | os.PathLike = REPO, exercises: bool = True, timeout: float =
     process, as text with one decimal), ``target_s``, ``within`` (``yes``/``NO``), ``status``
     (``ok`` or why not), and ``capability`` / ``threads`` of such a child (``child_machine``).
     """
-    if timeout <= 0:
+    if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     root = Path(root).resolve()
+    notebooks = course_notebooks(root, exercises)  # a wrong root fails before anything runs
     env = _environment(capability)
     machine = child_machine(capability)
     rows, total = [], 0.0
-    for path in course_notebooks(root, exercises):
+    for path in notebooks:
         with timed() as t:
             status = _run_one(path, root, env, timeout)
         target = EXERCISE_TARGET_S if path.parent.name != "notebooks" else CHAPTER_TARGET_S

@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 
+from llmrec_ref.bench import positive_int
+
 __all__ = ["add_arguments", "run"]
 
 STEPS = {
@@ -54,7 +56,7 @@ print(json.dumps({{"seconds": t["seconds"], "size": size, "peak_mb": peak_memory
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-large", action="store_true", help="skip the 100,000 x 100,000 shop")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per step; the best time is reported")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="runs per step; the best time is reported")
 
 
 def run(skip_large: bool = False, repeats: int = 3) -> list[dict]:

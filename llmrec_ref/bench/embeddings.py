@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from gensim.models import KeyedVectors
 
-from llmrec_ref.bench import markdown_table, timed
+from llmrec_ref.bench import markdown_table, positive_int, timed
 from llmrec_ref.embedding_quality import (
     FRANCHISES,
     SEQUELS,
@@ -147,7 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m llmrec_ref bench embeddings``."""
     parser.add_argument("--sweep", dest="sweep_grid", action="store_true",
                         help="run the item2vec sweep instead (36 settings, a few minutes)")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per sweep setting (default 1)")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="seeds per sweep setting (default 1)")
     parser.add_argument("--data-dir", default=None, help="MovieLens cache folder (default: $LLMREC_DATA)")
 
 

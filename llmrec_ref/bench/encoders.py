@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from llmrec_ref.attention import MultiHeadAttention
-from llmrec_ref.bench import markdown_table, timed
+from llmrec_ref.bench import fraction, markdown_table, non_negative_int, positive_int, timed
 from llmrec_ref.encoders import (
     BiRNNEncoder,
     TransformerEncoder,
@@ -114,9 +114,11 @@ def run(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m llmrec_ref bench encoders`` (the keyword arguments of :func:`run`)."""
-    for flag, kind, default in [("--batch", int, 256), ("--length", int, 50), ("--d-model", int, 64),
-                                ("--n-heads", int, 2), ("--n-layers", int, 2), ("--dropout", float, 0.1),
-                                ("--repeats", int, 5), ("--seed", int, 0), ("--threads", int, None)]:
+    for flag, kind, default in [("--batch", positive_int, 256), ("--length", positive_int, 50),
+                                ("--d-model", positive_int, 64), ("--n-heads", positive_int, 2),
+                                ("--n-layers", positive_int, 2), ("--dropout", fraction, 0.1),
+                                ("--repeats", positive_int, 5), ("--seed", non_negative_int, 0),
+                                ("--threads", positive_int, None)]:
         parser.add_argument(flag, type=kind, default=default, help=f"default: {default}")
 
 

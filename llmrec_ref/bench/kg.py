@@ -27,17 +27,17 @@ import time
 
 import torch
 
-from llmrec_ref.bench import timed
+from llmrec_ref.bench import non_negative_int, positive_int, timed
 
 __all__ = ["run", "add_arguments"]
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--epochs", type=int, default=30, help="TransE epochs (default 30)")
-    parser.add_argument("--dim", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    parser.add_argument("--epochs", type=positive_int, default=30, help="TransE epochs (default 30)")
+    parser.add_argument("--dim", type=positive_int, default=64)
+    parser.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--warm", action="store_true", help="also train ContextRec with and without graph vectors")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
 
 
 def _ci(m) -> str:

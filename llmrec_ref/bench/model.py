@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from llmrec_ref.baselines import Popularity
-from llmrec_ref.bench import markdown_table, peak_memory_mb
+from llmrec_ref.bench import markdown_table, non_negative_int, peak_memory_mb, positive_int
 from llmrec_ref.evaluation import full_ranking, paired_bootstrap
 from llmrec_ref.recipes import DEFAULT_PROTOCOL, PRESETS, PROTOCOLS, build, load_split
 
@@ -113,12 +113,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
                         help="loo (leave-one-out) or session (next session); default: loo on ml-100k, "
                              "session on the shop")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: the presets')")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=positive_int, default=None, help="maximum epochs (default: the presets')")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false",
                         help="rank the user's history items too (the library's protocol)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--n-boot", dest="n_boot", type=non_negative_int, default=1000)
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
 
 

@@ -26,7 +26,7 @@ import argparse
 import pandas as pd
 import torch
 
-from llmrec_ref.bench import markdown_table, peak_memory_mb, timed
+from llmrec_ref.bench import markdown_table, non_negative_int, peak_memory_mb, positive_int, timed
 
 __all__ = ["add_arguments", "evaluation_speed", "run"]
 
@@ -222,11 +222,11 @@ def run(dataset: str = "ml-100k", protocol: str = "loo", epochs: int | None = No
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=("ml-100k", "shop"), default="ml-100k")
     parser.add_argument("--protocol", choices=("loo", "random", "both"), default="loo")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs for trained models (MF, ContextRec)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=positive_int, default=None, help="epochs for trained models (MF, ContextRec)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--no-exclude-seen", dest="exclude_seen", action="store_false",
                         help="rank the user's history items too (as libraries that do not mask do)")
-    parser.add_argument("--sampled", type=int, default=None, metavar="N",
+    parser.add_argument("--sampled", type=positive_int, default=None, metavar="N",
                         help="also report HR@10 / NDCG@10 with N sampled negatives")
     parser.add_argument("--no-trained", dest="trained", action="store_false",
                         help="only the closed-form baselines (leave out MF and ContextRec)")

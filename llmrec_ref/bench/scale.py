@@ -26,16 +26,18 @@ import time
 import numpy as np
 import torch
 
+from llmrec_ref.bench import positive_int
+
 __all__ = ["run", "add_arguments"]
 
 RUNGS = ((1_000, 10_000), (10_000, 100_000), (100_000, 1_000_000))
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--rungs", type=int, default=len(RUNGS),
+    parser.add_argument("--rungs", type=positive_int, default=len(RUNGS),
                         help=f"how many rungs of {RUNGS} to run, smallest first (default all)")
-    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="process counts (default 1 2)")
-    parser.add_argument("--batch-size", type=int, default=256, help="global batch (default 256)")
+    parser.add_argument("--processes", type=positive_int, nargs="+", default=[1, 2], help="process counts (default 1 2)")
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="global batch (default 256)")
 
 
 def _port() -> int:

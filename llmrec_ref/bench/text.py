@@ -29,7 +29,7 @@ import time
 
 import torch
 
-from llmrec_ref.bench import markdown_table, peak_memory_mb, timed
+from llmrec_ref.bench import markdown_table, non_negative_int, peak_memory_mb, positive_int, timed
 
 __all__ = ["run", "add_arguments"]
 
@@ -233,13 +233,13 @@ def run(seed: int = 0, n_boot: int = 1000, batch_size: int = 64, threads: int | 
 
 def add_arguments(parser) -> None:
     """Options of ``python -m llmrec_ref bench text``."""
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-boot", dest="n_boot", type=int, default=1000)
-    parser.add_argument("--batch-size", dest="batch_size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--n-boot", dest="n_boot", type=non_negative_int, default=1000)
+    parser.add_argument("--batch-size", dest="batch_size", type=positive_int, default=64)
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--no-contextrec", dest="contextrec", action="store_false",
                         help="skip the warm-item ContextRec comparison (minutes of training)")
-    parser.add_argument("--epochs", type=int, default=None, help="maximum ContextRec epochs (default: bench.model's)")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="maximum ContextRec epochs (default: bench.model's)")
 
 
 if __name__ == "__main__":
