@@ -63,6 +63,16 @@ def ex1(ns: dict) -> None:
              _graded_case(rng, 15, 4, 15) + (1,), _graded_case(rng, 10, 7, 5) + (8,)]  # k past the list's end
     ranked, grades, _ = cases[0]
     cases.append((ranked[:3] + [i for i in ranked[3:] if i not in grades], dict(grades), 3))  # misses graded items
+    hints = {
+        "binary": "with graded relevance the gain of an item is 2^grade - 1, not 1 per relevant item.",
+        "linear": "the gain is 2^grade - 1, not the grade itself: a grade-3 item is worth seven grade-1 items, "
+                  "not three.",
+        "own": "the ideal DCG sorts *all* graded items by gain, including those your ranked list missed, not "
+               "only the items in the list.",
+        "uncut": "the ideal DCG keeps the best K gains only (the ideal list is K long).",
+        "dcg": "you returned the DCG; NDCG divides it by the DCG of the ideal order.",
+    }
+    consistent, failed_k = set(hints), None
     for ranked, grades, k in cases:
         given_ranked, given_grades = list(ranked), dict(grades)
         got = call(fn, name, given_ranked, given_grades, k)
@@ -73,21 +83,19 @@ def ex1(ns: dict) -> None:
         want = _dcg(gain, k) / _dcg(ideal, k)
         if _close(got, want):
             continue
-        binary = _dcg([float(i in grades) for i in ranked], k) / _dcg([1.0] * len(grades), k)
-        linear = _dcg([float(grades.get(i, 0)) for i in ranked], k) / _dcg(sorted(grades.values(), reverse=True), k)
-        own = sorted(gain, reverse=True)
-        uncut = _dcg(gain, k) / _dcg(ideal, len(ideal))
-        expect(not _close(got, binary), name, "with graded relevance the gain of an item is 2^grade - 1, not 1 per "
-               "relevant item.")
-        expect(not _close(got, linear), name, "the gain is 2^grade - 1, not the grade itself: a grade-3 item is worth "
-               "seven grade-1 items, not three.")
-        expect(not _close(got, _dcg(gain, k) / _dcg(own, k)), name,
-               "the ideal DCG sorts *all* graded items by gain, including those your ranked list missed, not only "
-               "the items in the list.")
-        expect(not _close(got, uncut), name, "the ideal DCG keeps the best K gains only (the ideal list is K long).")
-        expect(not _close(got, _dcg(gain, k)), name, "you returned the DCG; NDCG divides it by the DCG of the ideal "
-               "order.")
-        expect(False, name, f"NDCG@{k} differs on a fresh case: DCG = sum over the first K slots of "
+        failed_k = failed_k or k
+        mistakes = {
+            "binary": _dcg([float(i in grades) for i in ranked], k) / _dcg([1.0] * len(grades), k),
+            "linear": _dcg([float(grades.get(i, 0)) for i in ranked], k) / _dcg(sorted(grades.values(), reverse=True), k),
+            "own": _dcg(gain, k) / max(_dcg(sorted(gain, reverse=True), k), 1e-12),
+            "uncut": _dcg(gain, k) / _dcg(ideal, len(ideal)),
+            "dcg": _dcg(gain, k),
+        }
+        consistent &= {key for key, value in mistakes.items() if _close(got, value)}
+    if failed_k is not None:  # name a mistake only when it explains every case that failed
+        if len(consistent) == 1:
+            expect(False, name, hints[consistent.pop()])
+        expect(False, name, f"NDCG@{failed_k} differs on a fresh case: DCG = sum over the first K slots of "
                "(2^grade - 1) / log2(j + 1), j = 1 for the first slot, items without a grade have gain 0.")
     try:
         empty = call(fn, name, [1, 2, 3], {}, 2)
@@ -188,8 +196,8 @@ def ex4(ns: dict) -> None:
     again = call(fn, name, r, n, 100, 10, 20000, seed)
     expect(_close(got, again, 0.0), name, "the same seed must give the same estimate: draw from a generator "
            "seeded with `seed` (np.random.default_rng(seed)).")
-    other = call(fn, name, r, n, 100, 10, 20000, seed + 1)
-    expect(not _close(got, other, 0.0), name, "another seed must give another estimate: an estimate that does not "
+    others = [call(fn, name, r, n, 100, 10, 20000, seed + i) for i in (1, 2, 3)]  # two may agree by chance
+    expect(any(not _close(got, other, 0.0) for other in others), name, "another seed must give another estimate: an estimate that does not "
            "depend on the seed is not a simulation.")
     want = p_sampled_hit_reference(r, n, 100, 10)
     se = math.sqrt(want * (1 - want) / 20000) + 1e-4

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from llmrec_ref.checks._common import call, expect, passed, require
-from llmrec_ref.coldstart import ColdStartSplit, evaluate_cold_start
+from llmrec_ref.coldstart import ColdStartSplit
 from llmrec_ref.gradefixtures import FixedScorer
 
 
@@ -70,6 +70,7 @@ def _items(rng: random.Random, n: int) -> pd.DataFrame:
     genres[0] = rng.sample(_GENRES, 3)
     genres[-1] = []
     years = [None if rng.random() < 0.3 else rng.randint(1930, 1998) for _ in range(n)]
+    years[1], years[0] = None, rng.randint(1930, 1998)  # at least one missing year, one known
     return pd.DataFrame({"item_id": rng.sample(range(1, 500), n), "title": rng.sample(_TITLES, n),
                          "year": pd.array(years, dtype="Int64"), "genres": genres})
 
@@ -120,28 +121,52 @@ def _toy_split() -> ColdStartSplit:
 _MODELS = [FixedScorer([float("-inf"), 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]), FixedScorer([9.0, 3.0, 4.0, 5.0, 6.0, 2.0, 1.0])]
 
 
+def _random_cold_case(gen: torch.Generator):
+    """A fresh split: n items, some cold; users with warm training rows, most with cold test rows;
+    one score row for everyone (a FixedScorer), padding column finite and highest."""
+    n = int(torch.randint(10, 20, (), generator=gen))
+    perm = torch.randperm(n, generator=gen) + 1
+    cold, warm = perm[:4].sort().values, perm[4:]
+    train_rows, test_rows = [], []
+    for u in range(1, 9):
+        train_rows += [(u, int(warm[int(i)])) for i in torch.randint(0, len(warm), (2,), generator=gen)]
+        if u < 7:  # users 7 and 8 have no cold item: they are not in the average
+            test_rows += [(u, int(cold[int(i)])) for i in torch.randint(0, len(cold), (2,), generator=gen)]
+    train = pd.DataFrame(train_rows, columns=["user_id", "item_id"]).drop_duplicates(ignore_index=True)
+    test = pd.DataFrame(test_rows, columns=["user_id", "item_id"]).drop_duplicates(ignore_index=True)
+    row = torch.randperm(n, generator=gen).double().tolist()
+    return ColdStartSplit(train, test, cold.numpy(), n), FixedScorer([float(n + 5)] + row)
+
+
 def ex3(ns: dict) -> None:
     """``cold_start_hr(model, split, k)``: share of users with a cold item in their top-k cold items."""
     name = "Exercise 3"
     fn = require(ns, "cold_start_hr", name, callable)
-    split = _toy_split()
-    for model in _MODELS:
-        want = evaluate_cold_start(model, split, ks=(1,), n_boot=0)["hr@1"].mean
-        got = call(fn, name, model, split, 1)
+    gen = _generator()
+    cases = [(_toy_split(), model, 1) for model in _MODELS]
+    cases += [_random_cold_case(gen) + (k,) for k in (1, 2)]
+    for split, model, k in cases:
+        # one score row for all users: their top-k cold items are the same k items
+        cold = torch.as_tensor(split.cold_items)
+        top = set(cold[model.row[cold].topk(k).indices].tolist())
+        users = split.test.groupby("user_id")["item_id"].apply(set)
+        want = float(np.mean([bool(items & top) for items in users]))
+        got = call(fn, name, model, split, k)
         expect(isinstance(got, (float, int, np.floating)) or (isinstance(got, torch.Tensor) and got.numel() == 1),
                name, f"return one number (a float), got {type(got).__name__}.")
         got = float(got)
         if abs(got - want) < 1e-6:
             continue
+        n_all = split.train["user_id"].nunique()
         expect(got != 0.0 or want == 0.0, name,
                "no user got a hit: rank only the cold items. Set the score of every warm item (and of "
                "column 0, padding) to -inf before taking the top-k.")
-        expect(abs(got - want * 3 / 4) > 1e-6, name,
+        expect(abs(got - want * len(users) / n_all) > 1e-6, name,
                "average over the users who have a cold item in split.test only (a user without one "
                "cannot be hit).")
-        expect(False, name, f"HR@1 should be {want:.3f} here, got {got:.3f}. Column j of the scores is item "
-               "id j (column 0 = padding): if you slice off column 0, add 1 to the indices.")
-    passed(name, "only cold items are ranked, for the users who have one")
+        expect(False, name, f"HR@{k} differs on a fresh split. Column j of the scores is item id j (column 0 = "
+               "padding): if you slice off column 0, add 1 to the indices; only cold items may be ranked.")
+    passed(name, "only cold items are ranked, for the users who have one, on fresh splits")
 
 
 # ----------------------------------------------------------------------------- exercise 4
@@ -173,12 +198,13 @@ def ex4(ns: dict) -> None:
         qd = q.double()
         expect(bool((qd.abs() <= 127).all()), name, "symmetric int8 uses -127..127 (scale = max|w| / 127).")
         nonzero = W.abs().amax(1) > 0
-        expect(bool((qd[nonzero].abs().amax(1) == 127).all()), name,
-               "each row should use the full range: its largest |w| maps to 127 (scale = max|w| / 127 per row).")
         err = (W.double() - qd * scale[:, None]).abs()
         expect(bool((err <= scale[:, None] / 2 * (1 + 1e-4) + 1e-12).all()), name,
                "q * scale must be within scale / 2 of every w: round to the nearest integer (torch.round), "
                "do not truncate with .to(torch.int8) alone.")
+        expect(bool((qd[nonzero].abs().amax(1) == 127).all()), name,
+               "each row should use the full range: its largest |w| maps to 127 (scale = max|w| / 127 per row, "
+               "then round to the nearest integer: truncating can land on 126).")
         expect(bool((q[~nonzero] == 0).all()), name, "a row of zeros quantises to zeros.")
     passed(name, "per-row symmetric int8: full range, error at most half a step, zero rows safe")
 
