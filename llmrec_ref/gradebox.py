@@ -63,6 +63,7 @@ class Box:
     budget_factor: float = 10.0
     hide_dirs: list[str] = field(default_factory=list)
     hide_files: list[str] = field(default_factory=list)
+    stub_dirs: list[str] = field(default_factory=list)
     command: Callable[[list[str]], list[str]] | None = None  # replaces the kernel command (tests)
     current: BoxedKernel | None = None
 
@@ -74,7 +75,8 @@ class Box:
         if self.command is not None:
             return self.command(kernel_argv)
         cpu_s = int(2 * self.budget_factor * timeout) + 30
-        return launcher_argv(kernel_argv, token, self.memory_mb, cpu_s, self.hide_dirs, self.hide_files)
+        return launcher_argv(kernel_argv, token, self.memory_mb, cpu_s, self.hide_dirs, self.hide_files,
+                             self.stub_dirs)
 
     @contextlib.contextmanager
     def stop_on_signals(self):
@@ -97,11 +99,14 @@ class Box:
 
 
 def box_for(paths: list[Path]) -> Box:
-    """The default box of a batch: every submission of it and the solution notebooks hidden."""
+    """The default box of a batch: every submission of it and the solution notebooks hidden, and
+    the package's checks replaced by stand-ins (they run in the grader's process)."""
     from llmrec_ref.exercises import REPO_SOLUTIONS
 
     hide_dirs = [str(REPO_SOLUTIONS)] if REPO_SOLUTIONS.is_dir() else []
-    return Box(hide_dirs=hide_dirs, hide_files=sorted({str(Path(p).resolve()) for p in paths}))
+    checks = Path(__file__).resolve().parent / "checks"
+    return Box(hide_dirs=hide_dirs, hide_files=sorted({str(Path(p).resolve()) for p in paths}),
+               stub_dirs=[str(checks)] if checks.is_dir() else [])
 
 
 def _client_class():

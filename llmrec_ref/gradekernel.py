@@ -10,7 +10,11 @@ command by the grader. Before it becomes the kernel (``os.execv``) it
   grader (or any other process), and when it ends every process it started ends with it;
   where user namespaces are refused it falls back to a mount namespace (root) or to nothing;
 - hides files in its mount namespace: an empty read-only folder over each ``--hide-dir`` (the
-  solution notebooks) and ``/dev/null`` over each ``--hide-file`` (every submission of the batch),
+  solution notebooks), a read-only folder of stand-ins over each ``--stub-dir`` (the package's
+  checks, ``llmrec_ref/checks``: the grader runs them in its own process, so the kernel needs
+  none of their code; ``from llmrec_ref.checks import ch01`` still works there, and ``ch01.ex1``
+  only says that the grader runs it) and ``/dev/null`` over each ``--hide-file`` (every
+  submission of the batch),
   and remounts every file system read-only except its working folder (``TMPDIR`` points there);
 - sets Linux rlimits: address space (``RLIMIT_AS``, ``--memory-mb``), CPU seconds
   (``RLIMIT_CPU``), processes (``RLIMIT_NPROC``; not enforced for root), core files off.
@@ -47,7 +51,7 @@ def sandbox_available() -> bool:
 
 
 def launcher_argv(kernel_argv: list[str], token: str, memory_mb: int, cpu_s: int,
-                  hide_dirs: list[str], hide_files: list[str]) -> list[str]:
+                  hide_dirs: list[str], hide_files: list[str], stub_dirs: list[str] = ()) -> list[str]:
     """The kernel's command with this launcher in front of it (Linux), else unchanged."""
     if not sandbox_available():
         return list(kernel_argv)
@@ -57,6 +61,8 @@ def launcher_argv(kernel_argv: list[str], token: str, memory_mb: int, cpu_s: int
         argv += ["--hide-dir", d]
     for f in hide_files:
         argv += ["--hide-file", f]
+    for d in stub_dirs:
+        argv += ["--stub-dir", d]
     return argv + ["--", *kernel_argv]
 
 
@@ -95,6 +101,46 @@ def _hide(hide_dirs: list[str], hide_files: list[str], new_proc: bool) -> list[s
     for f in hide_files:
         if os.path.isfile(f) and libc.mount(b"/dev/null", os.fsencode(f), None, MS_BIND, None) != 0:
             failed.append(f)
+    return failed
+
+
+STUB_INIT = '''"""Hidden while grading: the grader runs the checks in its own process, not in this kernel."""
+
+
+class ExerciseFailed(AssertionError):
+    """An exercise's answer is missing or wrong (the grader says which)."""
+'''
+STUB_CHAPTER = '''"""Hidden while grading: the grader runs this chapter's checks in its own process."""
+
+
+def __getattr__(name):
+    if name.startswith("ex"):
+        return _run_by_the_grader
+    raise AttributeError(name)
+
+
+def _run_by_the_grader(ns=None):
+    print("(this check is run by the grader, outside this kernel)")
+'''
+
+
+def _stub(stub_dirs: list[str]) -> list[str]:
+    """Mount, over each folder of checks, a read-only folder of stand-ins with the same module
+    names (``chNN.py``): the kernel's ``from llmrec_ref.checks import chNN`` still imports, but no
+    check's code (its cases, its hints) can be read or imported there. Returns what failed."""
+    libc, failed = _libc(), []
+    for d in stub_dirs:
+        if not os.path.isdir(d):
+            continue
+        chapters = sorted(n for n in os.listdir(d) if re.fullmatch(r"ch\d+\.py", n))  # before they are covered
+        if libc.mount(b"llmrec-stub", os.fsencode(d), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=256k") != 0:
+            failed.append(d)
+            continue
+        for name, text in [("__init__.py", STUB_INIT)] + [(c, STUB_CHAPTER) for c in chapters]:
+            with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        if libc.mount(None, os.fsencode(d), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None) != 0:
+            failed.append(f"{d} (read-only)")
     return failed
 
 
@@ -140,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cpu-s", type=int, required=True)
     parser.add_argument("--hide-dir", action="append", default=[])
     parser.add_argument("--hide-file", action="append", default=[])
+    parser.add_argument("--stub-dir", action="append", default=[])
     parser.add_argument("kernel", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     kernel = args.kernel[1:] if args.kernel[:1] == ["--"] else args.kernel
@@ -158,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
             _wait_for(child)
         _libc().prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with this launcher
     failed = _hide(args.hide_dir, args.hide_file, new_proc=level == "pid") if level else ["everything"]
+    failed += _stub(args.stub_dir) if level else []
     if level:
         failed += [f"{p} (read-only)" for p in _read_only_except(os.getcwd())]
     if failed:

@@ -2,83 +2,161 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import pytest
 import torch
+from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / WRONG below
+    test_missing_answer_fails_with_a_hint,
+    test_right_answer_passes,
+    test_typical_wrong_answer_fails_with_its_hint,
+)
 
 from llmrec_ref.checks import ExerciseFailed, ch05
 
-
-def bpr_grad(pos, neg):
-    w = torch.sigmoid(neg - pos) / len(pos)
-    return -w, w
+# ----------------------------------------------------------------------------- exercise 1
 
 
-def bpr_grad_wrong_sigma(pos, neg):
-    w = torch.sigmoid(pos - neg) / len(pos)
-    return -w, w
+def _bpr(u, p, n, scale=1.0, sign=1.0, sigma_of=-1.0, du_from_p_only=False):
+    x = (u * p).sum(1) - (u * n).sum(1)
+    dx = sign * -torch.sigmoid(sigma_of * x)[:, None] / len(u) * scale
+    return dx * (p if du_from_p_only else p - n), dx * u, -dx * u
 
 
-def bpr_grad_no_mean(pos, neg):
-    w = torch.sigmoid(neg - pos)
-    return -w, w
+def bpr_embedding_grads(u, p, n):
+    return _bpr(u, p, n)
 
 
-def top_k_unseen(scores, k, seen):
-    return scores.masked_fill(seen, float("-inf")).sort(dim=1, descending=True, stable=True).indices[:, :k]
+def bpr_in_place(u, p, n):
+    out = _bpr(u.clone(), p.clone(), n.clone())
+    u.mul_(0)
+    return out
 
 
-def top_k_forgets_seen(scores, k, seen):
-    return scores.sort(dim=1, descending=True, stable=True).indices[:, :k]
+# ----------------------------------------------------------------------------- exercise 2
 
 
-def history_for_test(train, valid, test):
-    return pd.concat([train, valid], ignore_index=True)
+def _fill(scores, k, seen, seen_value=None, stable=True, flip_ties=False):
+    s = scores.flip(1) if flip_ties else scores
+    sn = seen.flip(1) if flip_ties else seen
+    if seen_value is not None:
+        s = s.masked_fill(sn, seen_value)
+    order = s.sort(dim=1, descending=True, stable=stable).indices  # best first, ties by index
+    order = order.gather(1, sn.gather(1, order).to(torch.int64).sort(dim=1, stable=True).indices)  # unseen first
+    if flip_ties:
+        order = scores.shape[1] - 1 - order
+    return order[:, :k]
 
 
-def history_leaky(train, valid, test):
-    return pd.concat([train, valid, test], ignore_index=True)
+def top_k_fill(scores, k, seen):
+    return _fill(scores, k, seen)
 
 
-def softmax_grad(logits, target):
-    return (logits.softmax(1) - torch.nn.functional.one_hot(target, logits.shape[1])) / len(target)
+def top_k_in_place(scores, k, seen):
+    out = _fill(scores, k, seen)
+    scores.add_(1)
+    return out
 
 
-def softmax_grad_no_onehot(logits, target):
-    return logits.softmax(1) / len(target)
+# ----------------------------------------------------------------------------- exercise 3
 
 
-@pytest.mark.parametrize("check, name, answer", [
-    (ch05.ex1, "bpr_grad", bpr_grad), (ch05.ex2, "top_k_unseen", top_k_unseen),
-    (ch05.ex3, "history_for_test", history_for_test), (ch05.ex4, "softmax_grad", softmax_grad),
-])
-def test_right_answers_pass_and_missing_names_fail(check, name, answer, capsys):
-    check({name: answer})
-    assert "passed" in capsys.readouterr().out
-    with pytest.raises(ExerciseFailed, match="not defined yet"):
-        check({})
+def _gd(A, y, alpha, steps, lr=None, penalty=True, mean=True, lr_from_data_only=False):
+    N, d = A.shape
+    c = 2 / N if mean else 2.0  # without the mean, the data term's gradient (and Hessian) is N times too big
+    H = c * A.T @ A + (0 if lr_from_data_only else 2 * alpha) * torch.eye(d, dtype=A.dtype)
+    top = torch.linalg.eigvalsh(H)[-1]
+    lr = 1 / top if lr is None else 2 / top if lr == "edge" else lr
+    theta = torch.zeros(d, dtype=A.dtype)
+
+    def loss(t):
+        return ((A @ t - y) ** 2).mean() + alpha * t @ t
+
+    losses = [loss(theta)]
+    for _ in range(steps):
+        grad = c * A.T @ (A @ theta - y) + (2 * alpha * theta if penalty else 0)
+        theta = theta - lr * grad
+        losses.append(loss(theta))
+    return theta, torch.stack(losses)
 
 
-@pytest.mark.parametrize("check, name, wrong, hint", [
-    (ch05.ex1, "bpr_grad", bpr_grad_wrong_sigma, "sigma\\(neg - pos\\)"),
-    (ch05.ex1, "bpr_grad", bpr_grad_no_mean, "mean over the pairs"),
-    (ch05.ex1, "bpr_grad", lambda p, n: tuple(-g for g in bpr_grad(p, n)), "signs are flipped"),
-    (ch05.ex2, "top_k_unseen", top_k_forgets_seen, "already seen"),
-    (ch05.ex2, "top_k_unseen", lambda s, k, seen: s.masked_fill(seen, float("-inf")).topk(k).indices.flip(1),
-     "best first|lower index"),
-    (ch05.ex3, "history_for_test", history_leaky, "contains the test interactions"),
-    (ch05.ex3, "history_for_test", lambda tr, va, te: tr, "train \\*and\\* validation"),
-    (ch05.ex4, "softmax_grad", softmax_grad_no_onehot, "one-hot"),
-    (ch05.ex4, "softmax_grad", lambda z, y: softmax_grad(z, y) * len(y), "divide by N"),
-])
-def test_typical_wrong_answers_fail_with_their_hint(check, name, wrong, hint):
-    with pytest.raises(ExerciseFailed, match=hint):
-        check({name: wrong})
+def train_ridge(A, y, alpha, steps):
+    return _gd(A, y, alpha, steps)
+
+
+def train_ridge_closed_form(A, y, alpha, steps):
+    N, d = A.shape
+    theta = torch.linalg.solve(A.T @ A / N + alpha * torch.eye(d, dtype=A.dtype), A.T @ y / N)
+    L0 = (y**2).mean()
+    L1 = ((A @ theta - y) ** 2).mean() + alpha * theta @ theta
+    return theta, torch.linspace(float(L0), float(L1), steps + 1, dtype=A.dtype)
+
+
+# ----------------------------------------------------------------------------- exercises 4 and 5
+
+RIGHT = {
+    ch05.ex1: {"bpr_embedding_grads": bpr_embedding_grads},
+    ch05.ex2: {"top_k_fill": top_k_fill},
+    ch05.ex3: {"train_ridge": train_ridge},
+    ch05.ex4: {"MOVIELENS_REQUEST": {"user_id", "timestamp", "hour", "weekday"}},
+    ch05.ex5: {"GD_ANSWER": "b"},
+}
+
+WRONG = [
+    (ch05.ex1, {"bpr_embedding_grads": lambda u, p, n: _bpr(u, p, n, sign=-1.0)}, "signs are flipped"),
+    (ch05.ex1, {"bpr_embedding_grads": lambda u, p, n: _bpr(u, p, n, scale=len(u))}, "divide each pair's gradient by B"),
+    (ch05.ex1, {"bpr_embedding_grads": lambda u, p, n: _bpr(u, p, n, sigma_of=1.0)}, "sigma\\(u.n - u.p\\)"),
+    (ch05.ex1, {"bpr_embedding_grads": lambda u, p, n: _bpr(u, p, n, du_from_p_only=True)}, "a part from each"),
+    (ch05.ex1, {"bpr_embedding_grads": lambda u, p, n: _bpr(u, p, n)[:2]}, "tuple of three gradients"),
+    (ch05.ex1, {"bpr_embedding_grads": bpr_in_place}, "changed its input tensors in place"),
+    (ch05.ex1, {"bpr_embedding_grads": lambda u, p, n: tuple(g[:1] for g in _bpr(u, p, n)) if len(u) == 1
+                else tuple(torch.zeros_like(u) for _ in range(3))}, "differs from autograd"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: s.sort(dim=1, descending=True, stable=True).indices[:, :k]},
+     "unseen items come first"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: s.masked_fill(seen, 0.0).sort(dim=1, descending=True, stable=True)
+                .indices[:, :k]}, "unseen items come first"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: _fill(s, k, seen, seen_value=float("-inf"))}, "-inf"),
+    (ch05.ex2, {"top_k_fill": top_k_in_place}, "changed its input tensors in place"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: _fill(s, k, seen, flip_ties=True)}, "lower item index comes first"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: _fill(-s, k, seen)}, "not best first"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: _fill(s, k + 1, seen)}, "tensor of item indices"),
+    (ch05.ex2, {"top_k_fill": lambda s, k, seen: s.masked_fill(seen, float("-inf")).topk(k).indices},
+     "k different item indices|unseen items come first|-inf|lower item index|not best first"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: _gd(A, y, a, s, lr=0.01)}, "fixed learning rate|too small"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: _gd(A, y, a, s, lr=1e-4)}, "too small"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: _gd(A, y, a, s, lr="edge")}, "2 / lambda_max"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: _gd(A, y, a, s, penalty=False)}, "without the penalty"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: _gd(A, y, a, s, mean=False)}, "data term is a mean|loss grows"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: _gd(A, y, a, s, lr_from_data_only=True)},
+     "alpha raises every eigenvalue"),
+    (ch05.ex3, {"train_ridge": lambda A, y, a, s: (_gd(A, y, a, s)[0], _gd(A, y, a, s)[1][1:])}, "steps \\+ 1 values"),
+    (ch05.ex3, {"train_ridge": train_ridge_closed_form}, "closed form"),
+    (ch05.ex4, {"MOVIELENS_REQUEST": {"user_id", "timestamp", "hour", "weekday", "gap"}}, "leaks on MovieLens"),
+    (ch05.ex4, {"MOVIELENS_REQUEST": {"user_id", "timestamp", "hour", "weekday", "item_id"}}, "the event being predicted"),
+    (ch05.ex4, {"MOVIELENS_REQUEST": {"user_id", "hour", "weekday"}}, "who is asking, and when"),
+    (ch05.ex4, {"MOVIELENS_REQUEST": {"user_id", "timestamp"}}, "request's own time"),
+    (ch05.ex4, {"MOVIELENS_REQUEST": "user_id"}, "set of column names|choose among"),
+    (ch05.ex5, {"GD_ANSWER": "a"}, "overshoots"),
+    (ch05.ex5, {"GD_ANSWER": "c"}, "diverges only when"),
+    (ch05.ex5, {"GD_ANSWER": "yes"}, "one letter"),
+]
+
+
+def test_checks_draw_fresh_cases_each_run():
+    seen = []
+
+    def spy(u, p, n):
+        seen.append(u.clone())
+        return bpr_embedding_grads(u, p, n)
+
+    torch.manual_seed(0)
+    ch05.ex1({"bpr_embedding_grads": spy})
+    ch05.ex1({"bpr_embedding_grads": spy})
+    assert not torch.equal(seen[1], seen[4])
 
 
 def test_an_answer_that_raises_is_reported_not_crashed():
-    def broken(pos, neg):
+    def broken(u, p, n):
         raise NotImplementedError
 
+    import pytest
+
     with pytest.raises(ExerciseFailed, match="not implemented"):
-        ch05.ex1({"bpr_grad": broken})
+        ch05.ex1({"bpr_embedding_grads": broken})

@@ -17,55 +17,45 @@ from check_contract import (  # noqa: F401 - the generic tests, run on RIGHT / W
 from llmrec_ref import metrics
 from llmrec_ref.checks import ExerciseFailed, ch06
 
-
-def ndcg_at_k(ranked, relevant, k):
-    dcg = sum(1 / math.log2(j + 1) for j, i in enumerate(ranked[:k], start=1) if i in relevant)
-    idcg = sum(1 / math.log2(j + 1) for j in range(1, min(len(relevant), k) + 1))
-    return dcg / idcg
+# ----------------------------------------------------------------------------- exercise 1
 
 
-def dcg_only(ranked, relevant, k):
-    return sum(1 / math.log2(j + 1) for j, i in enumerate(ranked[:k], start=1) if i in relevant)
+def _dcg(gains, k):
+    return sum(g / math.log2(j + 1) for j, g in enumerate(gains[:k], start=1))
 
 
-def ndcg_ideal_over_all_relevant(ranked, relevant, k):
-    dcg = dcg_only(ranked, relevant, k)
-    return dcg / sum(1 / math.log2(j + 1) for j in range(1, len(relevant) + 1))
+def _ndcg(ranked, grades, k, gain=lambda g: 2**g - 1, ideal_from_list=False, cut=True, divide=True):
+    mine = [gain(grades.get(i, 0)) for i in ranked]
+    pool = mine if ideal_from_list else [gain(g) for g in grades.values()]
+    ideal = _dcg(sorted(pool, reverse=True), k if cut else len(pool))
+    if not divide:
+        return _dcg(mine, k)
+    return 0.0 if ideal == 0 else _dcg(mine, k) / ideal
 
 
-def ndcg_reciprocal_discount(ranked, relevant, k):
-    dcg = sum(1 / j for j, i in enumerate(ranked[:k], start=1) if i in relevant)
-    return dcg / sum(1 / j for j in range(1, min(len(relevant), k) + 1))
+def ndcg_graded(ranked, grades, k):
+    return _ndcg(ranked, grades, k)
 
 
-def ndcg_whole_list(ranked, relevant, k):
-    return ndcg_at_k(ranked, relevant, len(ranked))
+def ndcg_divides_by_zero(ranked, grades, k):
+    ideal = _dcg(sorted((2**g - 1 for g in grades.values()), reverse=True), k)
+    return _dcg([2 ** grades.get(i, 0) - 1 for i in ranked], k) / ideal
+
+
+def ndcg_mutates(ranked, grades, k):
+    out = _ndcg(ranked, grades, k)
+    ranked.sort()
+    return out
+
+
+# ----------------------------------------------------------------------------- exercise 2
 
 
 def recall_at_k(ranked, relevant, k):
     return len(set(ranked[:k]) & set(relevant)) / len(relevant)
 
 
-def recall_divides_by_k(ranked, relevant, k):
-    return len(set(ranked[:k]) & set(relevant)) / k
-
-
-def recall_missed_share(ranked, relevant, k):
-    return 1 - recall_at_k(ranked, relevant, k)
-
-
-def p_sampled_hit(r, n_negatives, m=100, k=10):
-    above = r - 1
-    return sum(math.comb(above, j) * math.comb(n_negatives - above, m - j) for j in range(k)) / math.comb(n_negatives, m)
-
-
-def p_sampled_hit_binomial(r, n_negatives, m=100, k=10):
-    p = (r - 1) / n_negatives
-    return sum(math.comb(m, j) * p ** j * (1 - p) ** (m - j) for j in range(k))
-
-
-def p_sampled_hit_off_by_one(r, n_negatives, m=100, k=10):
-    return p_sampled_hit(r + 1, n_negatives, m, k)
+# ----------------------------------------------------------------------------- exercise 4
 
 
 def simulate_sampled_hit(r, n_negatives, m, k, n_trials, seed):
@@ -84,52 +74,81 @@ _draws = itertools.count(1)
 
 
 def simulate_unseeded(r, n_negatives, m, k, n_trials, seed):
-    """Ignores ``seed``: every call draws differently (a fresh seed each time; with seed=None two runs
-    would agree by chance about once in a hundred, which made this test flaky)."""
+    """Ignores ``seed``: every call draws differently."""
     return simulate_sampled_hit(r, n_negatives, m, k, n_trials, 10_000 + next(_draws))
 
 
 RIGHT = {
-    ch06.ex1: {"ndcg_at_k": ndcg_at_k},
+    ch06.ex1: {"ndcg_graded": ndcg_graded},
     ch06.ex2: {"recall_at_k": recall_at_k},
-    ch06.ex3: {"p_sampled_hit": p_sampled_hit},
+    ch06.ex3: {"expected_sampled_rank": lambda r, n, m: 1 + (r - 1) * m / n},
     ch06.ex4: {"simulate_sampled_hit": simulate_sampled_hit},
+    ch06.ex5: {"TRAP_ANSWER": ("A", "B")},
 }
 WRONG = [
-    (ch06.ex1, {"ndcg_at_k": dcg_only}, "you returned the DCG"),
-    (ch06.ex1, {"ndcg_at_k": ndcg_ideal_over_all_relevant}, r"min\(\|R\|, K\) hits, not \|R\|"),
-    (ch06.ex1, {"ndcg_at_k": ndcg_reciprocal_discount}, "not 1 / j"),
-    (ch06.ex1, {"ndcg_at_k": ndcg_whole_list}, "only the first K slots count"),
-    (ch06.ex2, {"recall_at_k": recall_divides_by_k}, "divides by K; recall divides by the number of relevant"),
-    (ch06.ex2, {"recall_at_k": recall_missed_share}, "share of relevant items that were missed"),
-    (ch06.ex3, {"p_sampled_hit": p_sampled_hit_binomial}, "without replacement"),
-    (ch06.ex3, {"p_sampled_hit": p_sampled_hit_off_by_one}, "r - 1 items score above"),
-    (ch06.ex4, {"simulate_sampled_hit": simulate_with_replacement}, "without replacement"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: _ndcg(r, g, k, gain=lambda x: float(x > 0))}, "2\\^grade - 1, not 1"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: _ndcg(r, g, k, gain=float)}, "not the grade itself"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: _ndcg(r, g, k, ideal_from_list=True)}, "\\*all\\* graded items"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: _ndcg(r, g, k, cut=False)}, "best K gains only"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: _ndcg(r, g, k, divide=False)}, "you returned the DCG"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: _ndcg(r, g, len(r))}, "differs on a fresh case|best K gains"),
+    (ch06.ex1, {"ndcg_graded": ndcg_divides_by_zero}, "without any graded item has NDCG 0.0"),
+    (ch06.ex1, {"ndcg_graded": ndcg_mutates}, "changed `ranked` or `grades`"),
+    (ch06.ex1, {"ndcg_graded": lambda r, g, k: 0.2961}, "NDCG@|2\\^grade|not the grade|DCG"),
+    (ch06.ex2, {"recall_at_k": lambda r, rel, k: len(set(r[:k]) & set(rel)) / k}, "divides by K"),
+    (ch06.ex2, {"recall_at_k": lambda r, rel, k: 1 - recall_at_k(r, rel, k)}, "missed"),
+    (ch06.ex2, {"recall_at_k": lambda r, rel, k: 1 / 3}, "recall|divides by K|missed"),
+    (ch06.ex3, {"expected_sampled_rank": lambda r, n, m: (r - 1) * m / n}, "a rank starts at 1"),
+    (ch06.ex3, {"expected_sampled_rank": lambda r, n, m: 1 + r * m / n}, "r - 1 items score above"),
+    (ch06.ex3, {"expected_sampled_rank": lambda r, n, m: r}, "not the full rank"),
+    (ch06.ex3, {"expected_sampled_rank": lambda r, n, m: 1 + (r - 1) * m / (n + 1)}, "differs from the mean"),
+    (ch06.ex4, {"simulate_sampled_hit": simulate_with_replacement}, "with\\* replacement"),
     (ch06.ex4, {"simulate_sampled_hit": simulate_unseeded}, "same seed must give the same estimate"),
+    (ch06.ex4, {"simulate_sampled_hit": lambda r, n, m, k, t, s: ch06.p_sampled_hit_reference(r, n, m, k)},
+     "another seed must give another estimate"),
+    (ch06.ex5, {"TRAP_ANSWER": ("A", "A")}, "B's sampled HR@10"),
+    (ch06.ex5, {"TRAP_ANSWER": ("B", "B")}, "never there"),
+    (ch06.ex5, {"TRAP_ANSWER": "A"}, "two letters"),
 ]
 
 
 def test_an_answer_that_raises_is_reported_not_crashed():
-    def broken(ranked, relevant, k):
-        raise ZeroDivisionError("float division by zero")
+    def broken(ranked, grades, k):
+        raise KeyError("x")
 
-    with pytest.raises(ExerciseFailed, match="raised ZeroDivisionError"):
-        ch06.ex1({"ndcg_at_k": broken})
+    with pytest.raises(ExerciseFailed, match="raised KeyError"):
+        ch06.ex1({"ndcg_graded": broken})
 
 
-def test_reference_ndcg_agrees_with_the_package():
+def test_graded_ndcg_with_grade_one_is_the_packages_binary_ndcg():
+    """The check's formulation (gains 2^g - 1) reduces to metrics.ndcg_at_k when every grade is 1."""
     scores = torch.tensor([[0.1, 0.9, 0.3, 0.8, 0.5]])                # ranks items 1, 3, 4, 2, 0
     truth = torch.tensor([[True, False, True, True, False]])
     for k in (1, 2, 3, 5):
-        want = metrics.ndcg_at_k(scores, truth, k).item()
-        assert ch06.ndcg_reference(ch06.RANKED, ch06.RELEVANT, k) == pytest.approx(want, abs=1e-6)
+        gains = [2.0 ** int(truth[0, i]) - 1 for i in (1, 3, 4, 2, 0)]
+        mine = ch06._dcg(gains, k) / ch06._dcg([1.0, 1.0, 1.0], k)
+        assert mine == pytest.approx(metrics.ndcg_at_k(scores, truth, k).item(), abs=1e-6)
+
+
+def test_mean_rank_by_pmf_agrees_with_enumeration():
+    for r in range(1, 8):
+        assert ch06._mean_rank_by_pmf(r, 6, 3) == pytest.approx(ch06._mean_rank_by_enumeration(r, 6, 3))
 
 
 def test_reference_formula_agrees_with_brute_force_enumeration():
-    # N = 6 negatives, m = 3 drawn, k = 2: count the subsets by hand
-    import itertools
-
     for r in range(1, 8):
         subsets = list(itertools.combinations(range(6), 3))
         hits = sum(sum(i < r - 1 for i in s) < 2 for s in subsets)
         assert ch06.p_sampled_hit_reference(r, 6, 3, 2) == pytest.approx(hits / len(subsets))
+
+
+def test_checks_draw_fresh_cases_each_run():
+    seen = []
+
+    def spy(ranked, grades, k):
+        seen.append(list(ranked))
+        return ndcg_graded(ranked, grades, k)
+
+    ch06.ex1({"ndcg_graded": spy})
+    ch06.ex1({"ndcg_graded": spy})
+    assert seen[0] != seen[len(seen) // 2]

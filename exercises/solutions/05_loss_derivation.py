@@ -11,95 +11,150 @@
 # ---
 
 # %% [markdown]
-# # Exercises 05 · Losses, gradients and decoding
+# # Exercises 05 · Gradients, a training loop, and what a request may carry
 #
-# Four exercises on `notebooks/05_loss_derivation.ipynb`. Write your answer in the cell marked
-# `# your code here`, run it, then run the check below it: the check says "passed", or explains
-# what is wrong. The checks live in `llmrec_ref.checks.ch05`.
+# Five exercises on `notebooks/05_loss_derivation.ipynb` (about 60 min in all). Write your answer
+# in the cell marked `# your code here`, run it, then run the check below it: the check says
+# "passed", or explains what is wrong. The checks live in `llmrec_ref.checks.ch05`; they try your
+# answer on fresh random cases each time, so an answer fitted to one example does not pass.
 #
-# Use torch only (not `llmrec_ref.losses` or `llmrec_ref.decode`: the point is to write them
-# yourself, then compare).
+# Use torch only (not `llmrec_ref.losses`, `llmrec_ref.metrics` or `torch.autograd`: the point is
+# to derive the gradients yourself, then let the check compare them with autograd). None of the
+# answers is a cell of the chapter: each asks for a step further.
 
 # %%
-import pandas as pd
 import torch
 
 from llmrec_ref.checks import ch05
 
 # %% [markdown]
-# ## Exercise 1 · The BPR gradient by hand (10 min)
+# ## Exercise 1 · ★★ The BPR gradient, down to the embeddings (15 min)
 #
-# BPR scores a positive item against a negative one: for B pairs,
-# $L = \frac{1}{B}\sum_b -\log\sigma(s^+_b - s^-_b)$.
-# Derive $\partial L/\partial s^+_b$ and $\partial L/\partial s^-_b$ on paper (use
-# $\sigma'(x) = \sigma(x)(1-\sigma(x))$ and $1 - \sigma(x) = \sigma(-x)$), then write
-# `bpr_grad(pos, neg)` returning the tuple `(grad_pos, grad_neg)` for `(B,)` tensors, **without**
-# autograd. The check compares it with `torch.autograd`.
+# The chapter derives BPR's gradient with respect to the *scores*. A matrix-factorisation model
+# makes its scores from embeddings: user $b$ has a vector $u_b$, the positive item $p_b$, the
+# negative item $n_b$, and $s^+_b = u_b^\top p_b$, $s^-_b = u_b^\top n_b$. With
+# $x_b = s^+_b - s^-_b$,
+# $$L = \frac1B\sum_b -\log\sigma(x_b).$$
+# Derive $\partial L/\partial u_b$, $\partial L/\partial p_b$ and $\partial L/\partial n_b$ by the
+# chain rule (what is $\partial x_b/\partial u_b$?), then write `bpr_embedding_grads(u, p, n)`
+# returning the tuple `(grad_u, grad_p, grad_n)` for `(B, d)` tensors, without autograd and
+# without changing the inputs.
 
 # %% tags=["solution"]
-def bpr_grad(pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    w = torch.sigmoid(neg - pos) / len(pos)  # how wrong each pair is, in (0, 1), over B
-    return -w, w
+def bpr_embedding_grads(u: torch.Tensor, p: torch.Tensor, n: torch.Tensor):
+    x = (u * p).sum(1) - (u * n).sum(1)  # (B,) s+ - s-
+    dx = -torch.sigmoid(-x)[:, None] / len(u)  # (B, 1) dL/dx_b = -sigma(-x_b) / B
+    return dx * (p - n), dx * u, -dx * u  # dx/du = p - n, dx/dp = u, dx/dn = -u
 
 
 # %%
 ch05.ex1(globals())
 
 # %% [markdown]
-# ## Exercise 2 · Top-K without the items the user has seen (5 min)
+# ## Exercise 2 · ★ A top-K list that is always K long (10 min)
 #
-# Write `top_k_unseen(scores, k, seen)`: `scores` is a float `(n_users, n_items)` tensor, `seen`
-# a boolean tensor of the same shape (True = the user already interacted with the item). Return
-# the `(n_users, k)` indices of the k best **unseen** items, best first; on equal scores the lower
-# index comes first (that is the rule `llmrec_ref.metrics` uses).
+# Section 7 removes the items a user has seen before ranking (`top_k(..., exclude=seen)`). A
+# carousel must show K items even to a user who has seen almost everything. Write
+# `top_k_fill(scores, k, seen)`: `scores` is a float `(n_users, n_items)` tensor (scores may be
+# negative), `seen` a boolean tensor of the same shape (True = the user already interacted with
+# the item). Return the `(n_users, k)` item indices: the unseen items first, best first; if there
+# are fewer than k, the list goes on with the seen items, also best first. On equal scores the
+# lower index comes first (the rule `llmrec_ref.metrics` uses). Do not modify `scores` or `seen`.
+# (Hint: two stable sorts compose.)
 
 # %% tags=["solution"]
-def top_k_unseen(scores: torch.Tensor, k: int, seen: torch.Tensor) -> torch.Tensor:
-    masked = scores.masked_fill(seen, float("-inf"))
-    return masked.sort(dim=1, descending=True, stable=True).indices[:, :k]
+def top_k_fill(scores: torch.Tensor, k: int, seen: torch.Tensor) -> torch.Tensor:
+    order = scores.sort(dim=1, descending=True, stable=True).indices  # (U, n) best first, ties by index
+    group = seen.gather(1, order).to(torch.int64)  # (U, n) 0 = unseen, 1 = seen, in that order
+    order = order.gather(1, group.sort(dim=1, stable=True).indices)  # unseen first, each group keeps its order
+    return order[:, :k]
 
 
 # %%
 ch05.ex2(globals())
 
 # %% [markdown]
-# ## Exercise 3 · Find the leak (10 min)
+# ## Exercise 3 · ★★★ A training loop that picks its own learning rate (25 min)
 #
-# This evaluation loop reports a suspiciously good test score. Read it, find the line that
-# lets the model see the answer, and write `history_for_test(train, valid, test)` returning the
-# frame the model may condition on when it is scored on `test` (the fixed version of the
-# `history = ...` line).
-#
-# ```python
-# split = leave_one_out(log)
-# model.fit(split.train, split.valid)
-# history = pd.concat([split.train, split.valid, split.test])   # <- ?
-# scores = model.score(users, history)
-# hits = top_k(scores, 10, exclude=None) == test_items[:, None]
-# ```
+# Section 1.1 ran gradient descent on the mean squared error with rates set by hand. Add an L2
+# penalty (ridge regression):
+# $$L(\theta) = \frac1N\sum_n (a_n^\top\theta - y_n)^2 + \alpha\lVert\theta\rVert^2 .$$
+# Write `train_ridge(A, y, alpha, steps)` that starts from $\theta_0 = 0$, takes `steps`
+# full-batch gradient-descent steps $\theta \leftarrow \theta - \eta\nabla L(\theta)$ and returns
+# `(theta, losses)` with `losses` the `steps + 1` values $L(\theta_0), \dots, L(\theta_{steps})$.
+# The function chooses $\eta$ itself, for whatever `A` and `alpha` it is given: derive the
+# gradient and the Hessian of this $L$, and pick a rate that converges on every problem (the
+# check tries inputs of very different scales and penalties, and 400 steps; it also checks that
+# one step from 0 is a gradient step, so solving for the minimum in closed form does not pass).
 
 # %% tags=["solution"]
-def history_for_test(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-    # the test interaction is what we predict: it must not be in the input
-    return pd.concat([train, valid], ignore_index=True)
+def train_ridge(A: torch.Tensor, y: torch.Tensor, alpha: float, steps: int):
+    N, d = A.shape
+    H = 2 / N * A.T @ A + 2 * alpha * torch.eye(d, dtype=A.dtype)  # (d, d) the constant Hessian
+    lr = 1 / torch.linalg.eigvalsh(H)[-1]  # safely below 2 / lambda_max
+
+    def loss(theta):
+        return ((A @ theta - y) ** 2).mean() + alpha * theta @ theta
+
+    theta = torch.zeros(d, dtype=A.dtype)
+    losses = [loss(theta)]
+    for _ in range(steps):
+        grad = 2 / N * A.T @ (A @ theta - y) + 2 * alpha * theta  # (d,)
+        theta = theta - lr * grad
+        losses.append(loss(theta))
+    return theta, torch.stack(losses)
 
 
 # %%
 ch05.ex3(globals())
 
 # %% [markdown]
-# ## Exercise 4 · The softmax gradient (10 min)
+# Your loop on a noiseless line, three penalties: without one it recovers the true weights
+# $(1, -2, 0.5)$; the penalty pulls them towards 0, and at $\alpha = 10$ it wins over the fit.
+
+# %% tags=["uses-answer"]
+gen = torch.Generator().manual_seed(0)
+A_demo = torch.randn(50, 3, generator=gen, dtype=torch.float64) + 2
+y_demo = A_demo @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+for alpha in (0.0, 0.1, 10.0):
+    theta, losses = train_ridge(A_demo, y_demo, alpha, 400)
+    print(f"alpha = {alpha:5}: loss {losses[0]:.3f} -> {losses[-1]:.4f}, theta = {theta.numpy().round(3)}")
+
+# %% [markdown]
+# ## Exercise 4 · ★ What may a request carry? (5 min)
 #
-# For logits $z \in \mathbb{R}^{N\times C}$ and targets $y$, the mean cross-entropy is
-# $L = \frac{1}{N}\sum_n -\log \mathrm{softmax}(z_n)_{y_n}$. Show that
-# $\partial L/\partial z_n = (\mathrm{softmax}(z_n) - e_{y_n}) / N$, then write
-# `softmax_grad(logits, target)` (no autograd).
+# Section 6.2 adds the context of the *request* to the model: what the system knows when a user
+# opens the app, before they do anything. For the **MovieLens** model, which of these columns of
+# the held-out event may the model read without leaking the answer? Answer with a set
+# `MOVIELENS_REQUEST`, chosen among `"user_id"`, `"timestamp"`, `"hour"`, `"weekday"`, `"gap"`
+# (seconds since the user's previous rating), `"item_id"`, `"rating"`, `"genres"` (of the item
+# rated). Think about how chapter 01 orders ratings typed in the same second, then about what
+# section 6.2 measured.
 
 # %% tags=["solution"]
-def softmax_grad(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)
-    return (logits.softmax(dim=1) - onehot) / len(target)
-
+MOVIELENS_REQUEST = {"user_id", "timestamp", "hour", "weekday"}
 
 # %%
 ch05.ex4(globals())
+
+# %% [markdown]
+# ## Exercise 5 · ★ Predict before you run (5 min)
+#
+# Gradient descent on a quadratic loss whose Hessian has eigenvalues 0.5 and 8, with
+# $\eta = 0.2$. What happens? Answer `GD_ANSWER = "a"`, `"b"`, `"c"` or `"d"`:
+#
+# - (a) it converges, and along each eigenvector the distance to the minimum shrinks without
+#   changing sign;
+# - (b) it converges, and along the steep direction each step overshoots the minimum (a zigzag
+#   that shrinks);
+# - (c) it diverges along the steep direction;
+# - (d) it diverges along the flat direction.
+#
+# Then check it with section 1.1's formula: one step multiplies the distance along an
+# eigenvector by $1 - \eta\lambda$.
+
+# %% tags=["solution"]
+GD_ANSWER = "b"  # 1 - 0.2 * 8 = -0.6 (overshoot, |.| < 1), 1 - 0.2 * 0.5 = 0.9
+
+# %%
+ch05.ex5(globals())

@@ -16,13 +16,13 @@
 # %% [markdown]
 # # Exercises 06 · Honest evaluation
 #
-# Four exercises on `notebooks/06_evaluation.ipynb`. Write your answer in the cell marked
-# `# your code here`, run it, then run the check below it: the check says "passed", or
-# explains what is wrong. The checks live in `llmrec_ref.checks.ch06`.
+# Five exercises on `notebooks/06_evaluation.ipynb` (about 55 min in all). Write your answer in
+# the cell marked `# your code here`, run it, then run the check below it: the check says
+# "passed", or explains what is wrong. The checks live in `llmrec_ref.checks.ch06`; they try your
+# answer on fresh random cases each time.
 #
-# Plain Python (and numpy for Exercise 4) only: not `llmrec_ref.metrics`, the point is to
-# write the formulas yourself. Lists follow one convention: `ranked` holds item ids, best
-# first; `relevant` is the set of held-out item ids; `k` is the cut-off.
+# Plain Python (and numpy for Exercise 4) only: not `llmrec_ref.metrics`. Lists follow one
+# convention: `ranked` holds item ids, best first; `k` is the cut-off. Do not modify the inputs.
 
 # %%
 import math
@@ -32,34 +32,39 @@ import numpy as np
 from llmrec_ref.checks import ch06
 
 # %% [markdown]
-# ## Exercise 1 · NDCG@K (10 min)
+# ## Exercise 1 · ★★ NDCG@K with graded relevance (15 min)
 #
-# Write `ndcg_at_k(ranked, relevant, k)` returning a float, with binary relevance:
+# The chapter's NDCG has binary relevance: an item is relevant or not. Ratings give *grades*:
+# a user loved one film (grade 3) and found another fine (grade 1). Graded NDCG gives the item in
+# slot $j$ the gain $2^{g_j} - 1$ ($g_j$ its grade, 0 for an item without one):
 #
-# $$\mathrm{DCG@K} = \sum_{j=1}^{K} \frac{h_j}{\log_2(j+1)}, \qquad
+# $$\mathrm{DCG@K} = \sum_{j=1}^{K} \frac{2^{g_j} - 1}{\log_2(j+1)}, \qquad
 # \mathrm{NDCG@K} = \frac{\mathrm{DCG@K}}{\mathrm{IDCG@K}},$$
 #
-# where $h_j = 1$ if the item in slot $j$ is relevant and IDCG@K is the DCG of a perfect list,
-# which holds $\min(|R|, K)$ relevant items. On the chapter's toy user
-# (`ranked = [1, 3, 4, 2, 0]`, `relevant = {0, 2, 3}`) NDCG@3 is 0.2961.
+# where IDCG@K is the DCG of the best possible list. Write `ndcg_graded(ranked, grades, k)`:
+# `grades` is a dict `{item_id: grade}` (grades 1, 2, 3). Which items does the best possible list
+# hold: only those of `ranked`? How long is it? A user with no graded item gets 0.0.
 
 # %% tags=["solution"]
-def ndcg_at_k(ranked: list, relevant: set, k: int) -> float:
-    dcg = sum(1 / math.log2(j + 1) for j, item in enumerate(ranked[:k], start=1) if item in relevant)
-    idcg = sum(1 / math.log2(j + 1) for j in range(1, min(len(relevant), k) + 1))
-    return dcg / idcg
+def ndcg_graded(ranked: list, grades: dict, k: int) -> float:
+    def dcg(gains):
+        return sum(g / math.log2(j + 1) for j, g in enumerate(gains[:k], start=1))
+
+    ideal = dcg(sorted((2**g - 1 for g in grades.values()), reverse=True))  # every graded item, best K
+    if ideal == 0:
+        return 0.0
+    return dcg([2 ** grades.get(i, 0) - 1 for i in ranked]) / ideal
 
 
 # %%
 ch06.ex1(globals())
 
 # %% [markdown]
-# ## Exercise 2 · Spot the bug in recall@K (5 min)
+# ## Exercise 2 · ★ Spot the bug in recall@K (5 min)
 #
 # A colleague wrote the function below. Its numbers looked plausible, but they shrink as K
 # grows even when every relevant item is already in the list. Find the bug, then write a
-# correct `recall_at_k(ranked, relevant, k)`: the **share of relevant items that were
-# recommended** (not the share that was missed).
+# correct `recall_at_k(ranked, relevant, k)` (`relevant` is the set of held-out item ids).
 
 # %%
 def recall_at_k_buggy(ranked: list, relevant: set, k: int) -> float:
@@ -67,7 +72,7 @@ def recall_at_k_buggy(ranked: list, relevant: set, k: int) -> float:
     return hits / k
 
 
-print(recall_at_k_buggy([1, 3, 4, 2, 0], {3}, 2), recall_at_k_buggy([1, 3, 4, 2, 0], {3}, 5))  # 0.5, 0.2: item 3 was found both times
+print(recall_at_k_buggy([1, 3, 4, 2, 0], {3}, 2), recall_at_k_buggy([1, 3, 4, 2, 0], {3}, 5))  # item 3 was found both times
 
 
 # %% tags=["solution"]
@@ -81,41 +86,40 @@ def recall_at_k(ranked: list, relevant: set, k: int) -> float:
 ch06.ex2(globals())
 
 # %% [markdown]
-# ## Exercise 3 · Sampled HR@10 from the full rank (15 min)
+# ## Exercise 3 · ★★ The expected rank under sampled ranking (15 min)
 #
-# Under full ranking the held-out item has rank $r$ among itself and $N$ unseen items
-# (`n_negatives`), so $r - 1$ of those items score above it. Sampled ranking draws $m$ of the
-# $N$ items uniformly **without replacement** and ranks the held-out item among them only. It
-# is a hit at $k$ when fewer than $k$ of the sampled items are among the $r - 1$ above it:
-#
-# $$P(\text{hit@}k \mid r) = \sum_{j=0}^{k-1} \frac{\binom{r-1}{j}\binom{N-r+1}{m-j}}{\binom{N}{m}}.$$
-#
-# Write `p_sampled_hit(r, n_negatives, m=100, k=10)` (use `math.comb`).
+# Section 3 gives the probability of a sampled *hit*. Here is a simpler number that shows the
+# trap as well. The held-out item has full rank $r$ among itself and $N$ unseen items
+# (`n_negatives`); sampled ranking draws $m$ of the $N$ uniformly without replacement and
+# ranks the held-out item among them. Derive its **expected** rank among the sample (hint: write
+# the number of sampled items above it as a sum of $r - 1$ indicators, and use linearity of
+# expectation), then write `expected_sampled_rank(r, n_negatives, m)`. The check compares it
+# with the mean over every possible sample.
 
 # %% tags=["solution"]
-def p_sampled_hit(r: int, n_negatives: int, m: int = 100, k: int = 10) -> float:
-    above = r - 1
-    ways = sum(math.comb(above, j) * math.comb(n_negatives - above, m - j) for j in range(k))
-    return ways / math.comb(n_negatives, m)
+def expected_sampled_rank(r: int, n_negatives: int, m: int) -> float:
+    # each of the r - 1 items above is in the sample with probability m / N
+    return 1 + (r - 1) * m / n_negatives
 
 
 # %%
 ch06.ex3(globals())
 
 # %% [markdown]
-# On MovieLens-100k a user has about $N = 1{,}600$ unseen films. An item at full rank 100,
-# far outside the top 10, is still a sampled hit most of the time:
+# On MovieLens ($N \approx 1{,}600$, $m = 100$) a film at full rank 150 is expected at rank
+# about 10 of the sample: at the edge of the top 10.
 
 # %% tags=["uses-answer"]
-print([round(p_sampled_hit(r, 1600), 3) for r in (10, 50, 100, 150, 200, 300)])
+print({r: round(expected_sampled_rank(r, 1600, 100), 1) for r in (10, 50, 150, 300, 1600)})
 
 # %% [markdown]
-# ## Exercise 4 · Check the formula by simulation (10 min)
+# ## Exercise 4 · ★★ Check the formula by simulation (10 min)
 #
 # Write `simulate_sampled_hit(r, n_negatives, m, k, n_trials, seed)`: number the negatives
 # $0..N-1$ so that $0..r-2$ are the ones scoring above the held-out item; in each of `n_trials`
 # trials draw `m` of them without replacement with `np.random.default_rng(seed)`, and return the
-# share of trials with fewer than `k` drawn items above.
+# share of trials with fewer than `k` drawn items above. The same seed must give the same
+# estimate, another seed another one.
 
 # %% tags=["solution"]
 def simulate_sampled_hit(r: int, n_negatives: int, m: int, k: int, n_trials: int, seed: int) -> float:
@@ -129,6 +133,17 @@ def simulate_sampled_hit(r: int, n_negatives: int, m: int, k: int, n_trials: int
 # %%
 ch06.ex4(globals())
 
-# %% tags=["uses-answer"]
-for r in (30, 60, 150):
-    print(r, round(p_sampled_hit(r, 500), 4), simulate_sampled_hit(r, 500, 100, 10, 5000, 0))
+# %% [markdown]
+# ## Exercise 5 · ★ Which model wins? (10 min)
+#
+# Users have $N = 1{,}000$ unseen films each. Model **A** puts the held-out film first for 20%
+# of users and at rank 500 for the others; model **B** puts it at rank 40 for everyone. Which
+# model has the higher HR@10 under full ranking, and which under sampled ranking with $m = 100$
+# uniform negatives? Answer `TRAP_ANSWER = (full, sampled)`, e.g. `("B", "A")`. Reason it out
+# with Exercise 3 before you compute anything.
+
+# %% tags=["solution"]
+TRAP_ANSWER = ("A", "B")  # full: A 0.2, B 0; sampled: B's film has ~3.9 sampled films above it on average
+
+# %%
+ch06.ex5(globals())
