@@ -53,3 +53,12 @@ def call(fn: Callable, exercise: str, *args: Any, **kwargs: Any) -> Any:
 def passed(exercise: str, what: str) -> None:
     """Print the line a learner (and the grader) reads when a check passes."""
     print(f"{exercise} passed: {what}")
+
+
+def runs_here(fn: Callable) -> bool:
+    """False when ``fn`` runs in the learner's kernel while the check runs in the grader
+    (``llmrec_ref.graderemote``): values cross that wire, autograd graphs do not, so a check
+    that needs ``backward`` through the learner's code can only do it locally."""
+    from llmrec_ref.graderemote import RemoteObject
+
+    return not isinstance(fn, RemoteObject)
