@@ -144,7 +144,7 @@ def _chapter_info(path: Path, nb) -> dict:
     need = re.search(r"\*\*What you need:?\*\*:?\s*(.+?)(?:\n\s*\n|$)", text, re.S)
     exercise = path.parent.parent / "exercises" / path.name
     tasks = _markdown_text(nbformat.read(exercise, as_version=4)) if exercise.exists() else ""
-    minutes = [int(m) for m in re.findall(r"^#+ Exercise \d+.*?\((\d+) min\)", tasks, re.M)]
+    minutes = [int(m) for m in re.findall(r"^#+ Exercise \d+.*?\((\d+) min[,)]", tasks, re.M)]
     return {"number": path.name[:2], "page": path.with_suffix(".html").name,
             "title": title.group(1).strip() if title else path.stem,
             "goals": learn.group(1) if learn else "", "needs": need.group(1).strip() if need else "",
@@ -158,7 +158,7 @@ def chapter_map(source: str | os.PathLike | None = None) -> list[dict]:
     Keys: ``number`` ("01"), ``title`` (the notebook's ``#`` heading), ``page`` (its HTML file
     name), ``goals`` (the "What you will learn" bullets, markdown), ``needs`` (the "What you
     need" paragraph, markdown), ``exercise`` (the exercise notebook's file name, or ""),
-    ``n_exercises`` and ``minutes`` (the sum of the "(N min)" in the exercise headings).
+    ``n_exercises`` and ``minutes`` (the sum of the "(N min)" or "(N min, ...)" in the exercise headings).
     """
     import nbformat
 

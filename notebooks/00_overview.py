@@ -29,7 +29,8 @@
 # **How to use it.** Work through the chapters in order. Each one builds an idea inline, small
 # and readable, then imports the finished version from `llmrec_ref`, checks that the two agree,
 # and runs it on real data. Each chapter has an exercise notebook in `exercises/`. Everything
-# runs on a laptop CPU: a chapter in under a minute, the whole course in under five.
+# runs on a laptop CPU: a chapter in under a minute (`python -m llmrec_ref bench course` times
+# every one).
 
 # %%
 from pathlib import Path
@@ -70,6 +71,21 @@ ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
 # 6. **Evaluation** (06): honest full-ranking metrics against real baselines.
 # 7. **A pretrained language model** (07): all-MiniLM-L6-v2 encodes item text and
 #    natural-language requests, so never-seen items can be recommended.
+#
+# Four chapters then take the model further:
+#
+# 8. **A knowledge graph** (08): films as (head, relation, tail) triples; TransE derived and
+#    tested by filtered link prediction against a degree baseline; the item -> entity link
+#    checked before use. The link that ships with MovieLens-100k points at the wrong films, so
+#    here the graph does not help recommendation (measured, and the lesson of the chapter).
+# 9. **More than one modality** (09): the shop draws its products; images aligned with text
+#    (CLIP-style) or with another photo of the item, fused with text and IDs, help new items for
+#    the users whose taste is visual.
+# 10. **Small and fast** (10): where a request's time goes; distillation, pruning and int8 /
+#    float16 tables, measured against the full model; the network exported to ONNX and one
+#    request served from JSON.
+# 11. **Beyond one machine** (11): data-parallel training with `torch.distributed` that follows
+#    the single-process run exactly, and evaluation over processes that counts each user once.
 #
 # ### Two kinds of evidence: content-based and collaborative filtering
 #
@@ -194,14 +210,19 @@ for _, row in chapters.iterrows():
 # | 04 | attention (dot-product, multi-head, additive, target attention) | no — the core mechanism of LLMs, trained here on our data |
 # | 05 | next-item prediction with a softmax over all items | the training objective of a language model, over items instead of words |
 # | 07 | all-MiniLM-L6-v2, a pretrained sentence encoder | a small pretrained Transformer *encoder* (22M parameters) — not a generative LLM |
+# | 08 | TransE knowledge-graph embeddings (margin loss over corrupted triples) | no — structured knowledge, the "knowledge enhancement" direction of the source article |
+# | 09 | a CNN image encoder aligned with MiniLM's text vectors (symmetric InfoNCE, CLIP-style) | no — the contrastive alignment behind multimodal models, on drawn images |
+# | 10 | distillation, pruning, quantisation, ONNX export and serving | no — the compression tools used for LLMs, applied to the chapter-05 model |
 #
 # **What the course does not cover** (with places to start):
 # - *Generative LLM rankers*, where a large model reads a user's history as text and writes a
 #   recommendation (e.g. Hou et al., *Large Language Models are Zero-Shot Rankers for
 #   Recommender Systems*, ECIR 2024; Bao et al., *TALLRec*, RecSys 2023).
-# - *Knowledge graphs* as context (e.g. Wang et al., *KGAT*, KDD 2019).
-# - *Multimodal* item content such as images or audio (e.g. Wei et al., *MMGCN*, MM 2019).
-# - Online evaluation (A/B tests), serving and latency budgets, fairness and privacy.
+# - *Graph neural networks* over the knowledge graph (e.g. Wang et al., *KGAT*, KDD 2019):
+#   chapter 08 embeds the graph with TransE and shows why the shipped link must be checked first.
+# - *Real* images, audio and video (e.g. Wei et al., *MMGCN*, MM 2019): chapter 09 works on the
+#   shop's own drawn pictures, a world whose ground truth is known.
+# - Online evaluation (A/B tests), fairness and privacy.
 
 # %% [markdown]
 # ## Choosing a model size
@@ -391,6 +412,14 @@ print("each candidate's weights sum to 1:", torch.allclose(attention.sum(0), tor
 # | full ranking / sampled ranking | 全量排序 / 采样排序 |
 # | baseline | 基线 |
 # | quantisation | 量化 |
+# | knowledge graph / entity / relation | 知识图谱 / 实体 / 关系 |
+# | knowledge graph embedding | 知识图谱嵌入 |
+# | multimodal / modality fusion | 多模态 / 模态融合 |
+# | contrastive learning | 对比学习 |
+# | knowledge distillation | 知识蒸馏 |
+# | pruning | 剪枝 |
+# | model compression | 模型压缩 |
+# | distributed training / data parallelism | 分布式训练 / 数据并行 |
 #
 # ## Next
 #
