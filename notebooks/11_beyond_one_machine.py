@@ -26,7 +26,7 @@
 # - how to run the course's model on several processes (`torchrun`) and check that it learns
 #   exactly what one process learns.
 #
-# **Needs:** chapter 05 (the model, `train_loop`, §1.2 minibatch SGD and Adam) and chapter 06
+# **What you need:** chapter 05 (the model, `train_loop`, §1.2 minibatch SGD and Adam) and chapter 06
 # (full-ranking metrics).
 #
 # Engineers copy the course's model into projects whose logs are a thousand times larger than
@@ -36,6 +36,7 @@
 # parallelism*; a recommender's item table is the usual candidate. This chapter does not need it.)
 
 # %%
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
@@ -205,6 +206,17 @@ for n in (2, 3, 7, 16, 64):
     rows_pad.append({"processes": n, "users counted twice": len(padded) - len(ndcg),
                      "padded NDCG@10": round(padded.double().mean().item(), 5), "exact": round(exact, 5)})
 print(pd.DataFrame(rows_pad).to_string(index=False))
+
+counts = range(1, 129)
+padded_mean = [torch.cat([ndcg, ndcg[: (-len(ndcg)) % n]]).double().mean().item() for n in counts]
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(list(counts), padded_mean, ".", ms=4, label="padded (DistributedSampler)")
+ax.axhline(exact, color="k", lw=1, label="exact (blocks, each user once)")
+ax.set_xlabel("number of processes")
+ax.set_ylabel("test NDCG@10")
+ax.set_title(f"{len(ndcg)} test users: padding repeats the first ones")
+ax.legend()
+plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
