@@ -10,8 +10,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def chapter_function(chapter: str, name: str):
-    """Define ``name`` from ``notebooks/<chapter>_*.py`` with the notebook's import lines run first."""
-    (path,) = NOTEBOOKS.glob(f"{chapter}_*.py")
+    """Define ``name`` from the chapter notebook ``notebooks/<chapter>*.py`` ("05" or
+    "05_loss_derivation") with the notebook's import lines run first."""
+    (path,) = NOTEBOOKS.glob(f"{chapter}*.py")
     tree = ast.parse(path.read_text())
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     defs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
@@ -21,6 +22,16 @@ def chapter_function(chapter: str, name: str):
     for node in [*imports, defs[-1]]:
         exec(compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec"), namespace)  # noqa: S102
     return namespace[name]
+
+
+def assert_paste_fails(check, answer_name: str, pasted) -> None:
+    """``check`` must reject ``pasted`` put in the namespace under ``answer_name``."""
+    import pytest
+
+    from llmrec_ref.checks import ExerciseFailed
+
+    with pytest.raises(ExerciseFailed):
+        check({answer_name: pasted})
 
 
 def paste_test(pastes: list[tuple]):

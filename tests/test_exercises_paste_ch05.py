@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from paste_from_chapter import assert_paste_fails, chapter_function
+from chapter_code import assert_paste_fails, chapter_function
 
 from llmrec_ref import decode, losses, metrics
 from llmrec_ref.checks import ch05

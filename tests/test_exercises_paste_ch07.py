@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from paste_from_chapter import assert_paste_fails
+from chapter_code import assert_paste_fails
 
 from llmrec_ref import coldstart, text
 from llmrec_ref.checks import ch07
