@@ -12,10 +12,7 @@ from __future__ import annotations
 import torch
 
 from llmrec_ref.checks._common import call, expect, passed, require
-
-
-def _generator() -> torch.Generator:
-    return torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+from llmrec_ref.checks._fresh import torch_generator
 
 
 def _unchanged(name: str, given: list[torch.Tensor], kept: list[torch.Tensor]) -> None:
@@ -31,7 +28,7 @@ def ex1(ns: dict) -> None:
     """``bpr_embedding_grads(u, p, n)`` -> (dL/du, dL/dp, dL/dn) of L = mean_b -log sigma(u_b.p_b - u_b.n_b)."""
     name = "Exercise 1"
     fn = require(ns, "bpr_embedding_grads", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, d, scale in ((1, 3, 1.0), (7, 4, 1.0), (12, 5, 3.0)):  # one pair; a batch; saturated pairs
         u, p, n = (scale * torch.randn(B, d, generator=gen, dtype=torch.float64) for _ in range(3))
         given = [u.clone(), p.clone(), n.clone()]
@@ -70,7 +67,7 @@ def ex2(ns: dict) -> None:
     group best first, ties to the lower index; inputs unchanged."""
     name = "Exercise 2"
     fn = require(ns, "top_k_fill", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     # (users, items, k, share seen): plenty unseen; some rows short of k unseen; rows with none unseen
     for U, n, k, share in ((1, 6, 1, 0.3), (4, 9, 3, 0.4), (5, 12, 6, 0.7), (3, 5, 4, 1.0)):
         scores = torch.randint(-3, 3, (U, n), generator=gen).double()  # few values: ties; negative scores
@@ -119,7 +116,7 @@ def ex3(ns: dict) -> None:
     L(theta) = mean((A theta - y)^2) + alpha ||theta||^2 with a learning rate chosen from the Hessian."""
     name = "Exercise 3"
     fn = require(ns, "train_ridge", name, callable)
-    gen = _generator()
+    gen = torch_generator()
 
     def loss(A, y, alpha, theta):
         return float(((A @ theta - y) ** 2).mean() + alpha * (theta @ theta))

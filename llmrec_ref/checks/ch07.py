@@ -15,12 +15,9 @@ import pandas as pd
 import torch
 
 from llmrec_ref.checks._common import call, expect, passed, require
+from llmrec_ref.checks._fresh import torch_generator
 from llmrec_ref.coldstart import ColdStartSplit
 from llmrec_ref.gradefixtures import FixedScorer
-
-
-def _generator() -> torch.Generator:
-    return torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
 
 
 def ex1(ns: dict) -> None:
@@ -28,7 +25,7 @@ def ex1(ns: dict) -> None:
     largest value of each dimension over the real tokens; zeros for a text without real tokens."""
     name = "Exercise 1"
     fn = require(ns, "max_pool", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for B, T, d in ((1, 3, 2), (5, 7, 4), (8, 12, 6)):
         h = torch.randn(B, T, d, generator=gen) - 2.0  # mostly negative: a 0 for padding would win
         mask = (torch.rand(B, T, generator=gen) < 0.6).long()
@@ -142,7 +139,7 @@ def ex3(ns: dict) -> None:
     """``cold_start_hr(model, split, k)``: share of users with a cold item in their top-k cold items."""
     name = "Exercise 3"
     fn = require(ns, "cold_start_hr", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     cases = [(_toy_split(), model, 1) for model in _MODELS]
     cases += [_random_cold_case(gen) + (k,) for k in (1, 2)]
     for split, model, k in cases:
@@ -176,7 +173,7 @@ def ex4(ns: dict) -> None:
     """``quantize_rows(W) -> (q, scale)``: symmetric int8 per output channel, q = round(W / scale)."""
     name = "Exercise 4"
     fn = require(ns, "quantize_rows", name, callable)
-    gen = _generator()
+    gen = torch_generator()
     for out_f, in_f in ((1, 5), (6, 9), (16, 32)):
         row_scale = torch.exp(3 * torch.randn(out_f, 1, generator=gen))  # rows of very different sizes
         W = torch.randn(out_f, in_f, generator=gen) * row_scale
