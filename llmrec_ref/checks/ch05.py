@@ -68,17 +68,28 @@ def ex2(ns: dict) -> None:
     name = "Exercise 2"
     fn = require(ns, "top_k_fill", name, callable)
     gen = torch_generator()
-    # (users, items, k, share seen): plenty unseen; some rows short of k unseen; rows with none unseen
-    for U, n, k, share in ((1, 6, 1, 0.3), (4, 9, 3, 0.4), (5, 12, 6, 0.7), (3, 5, 4, 1.0)):
-        scores = torch.randint(-3, 3, (U, n), generator=gen).double()  # few values: ties; negative scores
-        seen = torch.rand(U, n, generator=gen) < share
+    # (users, items, k, share seen): first distinct scores with half the items seen and two seen
+    # fillers, so each mistake shows on its own whatever the draw; then plenty unseen; some rows short
+    # of k unseen; rows with none unseen
+    for U, n, k, share in ((2, 8, 6, None), (1, 6, 1, 0.3), (4, 9, 3, 0.4), (5, 12, 6, 0.7), (3, 5, 4, 1.0)):
+        if share is None:
+            scores = torch.stack([torch.randperm(n, generator=gen) for _ in range(U)]).double() - n // 2
+            seen = torch.zeros(U, n, dtype=torch.bool)
+            for row, order in zip(seen, scores.argsort(dim=1, descending=True), strict=True):
+                # the best item seen, the worst (negative) unseen, and half the rest seen
+                middle = order[1:-1][torch.randperm(n - 2, generator=gen)]
+                row[order[0]] = True
+                row[middle[: n // 2 - 1]] = True
+        else:
+            scores = torch.randint(-3, 3, (U, n), generator=gen).double()  # few values: ties; negative scores
+            seen = torch.rand(U, n, generator=gen) < share
         seen[0, int(scores[0].argmax())] = True  # user 0's best item is seen: forgetting the mask shows
         given = [scores.clone(), seen.clone()]
         out = torch.as_tensor(call(fn, name, given[0], k, given[1]))
         _unchanged(name, given, [scores, seen])
         expect(tuple(out.shape) == (U, k), name, f"return a (n_users, k) = ({U}, {k}) tensor of item indices, "
                f"got {tuple(out.shape)}" + (" (the list always holds k items, seen ones filling it up)."
-                                            if share > 0.5 else "."))
+                                            if share is None or share > 0.5 else "."))
         out = out.long()
         expect(bool(((out >= 0) & (out < n)).all()) and all(len(set(r)) == k for r in out.tolist()), name,
                "each row must hold k different item indices in 0..n_items-1.")
@@ -87,7 +98,8 @@ def ex2(ns: dict) -> None:
         if torch.equal(out, want):
             continue
         got_seen, want_seen = seen.gather(1, out), seen.gather(1, want)
-        expect(torch.equal(got_seen.sum(1), want_seen.sum(1)), name,
+        expect(torch.equal(got_seen.sum(1), want_seen.sum(1)) and bool((got_seen[:, 1:] >= got_seen[:, :-1]).all()),
+               name,
                "unseen items come first: a seen item may only fill the list once every unseen item is in it.")
         got_scores, want_scores = scores.gather(1, out), scores.gather(1, want)
         expect(not (torch.equal(got_scores[~got_seen], want_scores[~want_seen])

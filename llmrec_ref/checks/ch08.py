@@ -8,13 +8,14 @@ import numpy as np
 import torch
 
 from llmrec_ref.checks._common import call, expect, passed, require
+from llmrec_ref.checks._fresh import fresh_rng, torch_generator
 
 
 def ex1(ns: dict) -> None:
     """``distmult_score(h, r, t)``: sum_k h_k r_k t_k over the last axis, broadcasting like torch."""
     name = "Exercise 1"
     fn = require(ns, "distmult_score", name, callable)
-    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+    gen = torch_generator()
     h, r, t = (torch.randn(7, 5, generator=gen, dtype=torch.float64) for _ in range(3))
     got = torch.as_tensor(call(fn, name, h.clone(), r.clone(), t.clone()))
     expect(got.shape == (7,), name, f"return one score per triple, shape (7,) for (7, 5) inputs; got {tuple(got.shape)}."
@@ -38,7 +39,7 @@ def ex2(ns: dict) -> None:
     L = mean(relu(gamma + ||h + r - t|| - ||h_bad + r - t||)), without autograd."""
     name = "Exercise 2"
     fn = require(ns, "transe_head_grads", name, callable)
-    seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    seed = int(fresh_rng().integers(2**31 - 1))
     for B, gamma in ((3, 1e-3), (12, 1.5), (1, 50.0)):  # none active, mixed, all active
         gen = torch.Generator().manual_seed(seed + B)
         h, r, t, hb = (torch.randn(B, 6, generator=gen, dtype=torch.float64) for _ in range(4))
@@ -88,7 +89,7 @@ def ex3(ns: dict) -> None:
     many *other* liked items share at least one ``relation`` tail with it (0 for padding / unlinked)."""
     name = "Exercise 3"
     fn = require(ns, "shared_counts", name, callable)
-    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
+    rng = fresh_rng()
     for relation in (0, 1):
         triples, item_entity, n_items = _graph(rng)
         liked = [1] + sorted(rng.choice(np.arange(2, 11), 3, replace=False).tolist()) + [11]  # 11: not linked

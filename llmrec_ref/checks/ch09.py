@@ -13,6 +13,7 @@ import torch
 from torch.nn import functional as F
 
 from llmrec_ref.checks._common import call, expect, passed, require, runs_here
+from llmrec_ref.checks._fresh import torch_generator
 
 
 def _unit(gen: torch.Generator, b: int, d: int) -> torch.Tensor:
@@ -24,7 +25,7 @@ def ex1(ns: dict) -> None:
     the row's label is a positive: mean_i -log( sum_{j: l_j = l_i} e^{S_ij} / sum_j e^{S_ij} )."""
     name = "Exercise 1"
     fn = require(ns, "multi_positive_nce", name, callable)
-    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ())))
+    gen = torch_generator()
     B, d = int(torch.randint(5, 12, (), generator=gen)), int(torch.randint(3, 8, (), generator=gen))
     tau = float(torch.empty(()).uniform_(0.05, 0.5, generator=gen))
     a, b = _unit(gen, B, d), _unit(gen, B, d)
@@ -93,7 +94,7 @@ def ex2(ns: dict) -> None:
     weights over the modalities each item has; -inf for an item with none."""
     name = "Exercise 2"
     fn = require(ns, "late_fusion", name, callable)
-    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ())))
+    gen = torch_generator()
     s_t, s_v, has_t, has_v = _case(gen)
     w_t, w_v = float(torch.empty(()).uniform_(0.5, 2.0, generator=gen)), float(torch.empty(()).uniform_(0.5, 2.0, generator=gen))
 
@@ -163,7 +164,7 @@ def ex3(ns: dict) -> None:
     """``receptive_field(layers)``: input pixels one output unit sees, for (kernel, stride) layers."""
     name = "Exercise 3"
     fn = require(ns, "receptive_field", name, callable)
-    gen = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, ())))
+    gen = torch_generator()
     cases = [[(3, 1)], [(3, 1), (2, 2)], [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1), (2, 2)]]  # the chapter's CNN
     for _ in range(4):
         n = int(torch.randint(1, 5, (), generator=gen))

@@ -13,6 +13,7 @@ import torch
 from torch.nn.utils import prune
 
 from llmrec_ref.checks._common import call, expect, passed, require
+from llmrec_ref.checks._fresh import fresh_rng, torch_generator
 
 
 def _rows(seed: int) -> torch.Tensor:
@@ -31,7 +32,7 @@ def ex1(ns: dict) -> None:
     """``quantize_uint8(x) -> (q, scale, zero_point)``: per-row asymmetric uint8 with an exact zero."""
     name = "Exercise 1"
     fn = require(ns, "quantize_uint8", name, callable)
-    seed = int(torch.randint(0, 2 ** 31 - 1, ()).item())
+    seed = int(fresh_rng().integers(2**31 - 1))
     x = _rows(seed)
     res = call(fn, name, x.clone())
     expect(isinstance(res, tuple) and len(res) == 3, name, "return three things: (q, scale, zero_point).")
@@ -91,7 +92,7 @@ def ex2(ns: dict) -> None:
     """``global_prune_masks(weights, amount) -> [bool masks]``: the smallest |w| across every tensor go."""
     name = "Exercise 2"
     fn = require(ns, "global_prune_masks", name, callable)
-    seed = int(torch.randint(0, 2 ** 31 - 1, ()).item())
+    seed = int(fresh_rng().integers(2**31 - 1))
     weights = _tensors(seed)
     for amount in (0.5, 0.3, 0.9, 0.0):
         before = [w.clone() for w in weights]
@@ -136,7 +137,7 @@ def ex3(ns: dict) -> None:
     """``kd_gradient(z_s, z_t, y, T, alpha)``: the hand-derived gradient of the whole distillation loss."""
     name = "Exercise 3"
     fn = require(ns, "kd_gradient", name, callable)
-    g = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 31 - 1, ()).item()))
+    g = torch_generator()
     for N, V, T, alpha in ((5, 9, 2.0, 0.5), (3, 20, 1.0, 0.7), (4, 6, 4.0, 0.0), (6, 11, 3.0, 1.0), (1, 4, 0.5, 0.3)):
         z_s = torch.randn(N, V, generator=g, dtype=torch.float64) * 2
         z_t = torch.randn(N, V, generator=g, dtype=torch.float64) * 3
