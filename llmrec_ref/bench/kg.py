@@ -148,7 +148,7 @@ def run(epochs: int = 30, dim: int = 64, threads: int = 0, warm: bool = False, s
 
     if threads:
         torch.set_num_threads(threads)
-    ml, g = load_movielens_100k(), load_movielens_kg()
+    ml, g = load_movielens_100k(), load_movielens_kg(link="recbole")
     rows, transe = _transe(g, epochs, dim, seed)
     labels = [[]] + ml.items.sort_values("item_id")["genres"].tolist()
     agree = link_agreement(g.triples, g.item_entity, g.relation("film.film.genre"), labels, seed=seed)
