@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 from typing import Callable
 
 import numpy as np
@@ -196,8 +197,12 @@ def run_local(world: int, fn: Callable, *args, timeout: float = 600) -> list:
     each, as ``torchrun --nproc-per-node world`` would) and return their results in rank order.
 
     ``fn`` must be importable by the new processes (a function of a module, not one defined in
-    a notebook); its result travels back through ``torch.save``. A process that fails or runs
-    past ``timeout`` seconds stops them all with a ``RuntimeError``."""
+    a notebook); its result travels back through ``torch.save``. A process that fails (an
+    exception, ``os._exit``, a signal) stops the others at once, as ``torchrun`` does: the others
+    would otherwise wait in their next all-reduce for a peer that will never come. That, or
+    running past ``timeout`` seconds, raises a ``RuntimeError`` naming the process and its exit
+    code. Checkpoints are written by process 0 with one rename, so what a stopped job leaves is
+    the last complete one."""
     import torch.multiprocessing as mp
 
     if isinstance(world, bool) or not isinstance(world, int) or world < 1:
@@ -208,13 +213,27 @@ def run_local(world: int, fn: Callable, *args, timeout: float = 600) -> list:
     with tempfile.TemporaryDirectory() as folder:
         ctx = mp.start_processes(_local_worker, args=(world, port, folder, fn, args), nprocs=world,
                                  join=False, start_method="spawn")
+        deadline = time.monotonic() + timeout
+        first = None  # (rank, exit code) of the first process that failed
+        while first is None and time.monotonic() < deadline and any(p.is_alive() for p in ctx.processes):
+            for rank, p in enumerate(ctx.processes):
+                p.join(timeout=0.05)
+                if p.exitcode not in (None, 0):
+                    first = (rank, p.exitcode)
+                    break
+        late = [r for r, p in enumerate(ctx.processes) if p.is_alive()]
+        if first is None:
+            first = next(((r, p.exitcode) for r, p in enumerate(ctx.processes) if p.exitcode not in (None, 0)), None)
         for p in ctx.processes:
-            p.join(timeout=timeout)
-        late = [p for p in ctx.processes if p.is_alive()]
-        for p in late:
-            p.kill()
-        failed = [r for r, p in enumerate(ctx.processes) if p.exitcode != 0]
-        if late or failed:
-            raise RuntimeError(f"process(es) {failed} of {world} failed" + (f" or ran past {timeout} s" if late else "")
-                               + ": see their error output above")
+            if p.is_alive():
+                p.kill()
+                p.join()
+        if first is not None:
+            rank, code = first
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            raise RuntimeError(f"process {rank} of {world} {how}; the others were stopped"
+                               + (f" (process(es) {late} were still running)" if late else "")
+                               + ": see its error output above")
+        if late:
+            raise RuntimeError(f"process(es) {late} of {world} ran past {timeout} s and were stopped")
         return [torch.load(os.path.join(folder, f"{r}.pt"), weights_only=False) for r in range(world)]

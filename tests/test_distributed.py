@@ -134,3 +134,32 @@ def test_fit_score_and_evaluation_run_on_cuda_and_agree_with_the_cpu():
     a = rank_heldout(cpu, split.train, split.test, n_boot=0)
     b = rank_heldout(gpu, split.train, split.test, n_boot=0)
     assert abs(a["ndcg@10"].mean - b["ndcg@10"].mean) < 0.02
+
+
+def _die_after_one_epoch(shard: Shard, folder: str) -> None:
+    """Both processes train one epoch with a checkpoint; then process 1 dies and process 0 goes on
+    training, so its next all-reduce waits for a peer that is gone."""
+    import os
+
+    split = make_split(200)
+    path = os.path.join(folder, "state.pt")
+    ContextRec(**(SMALL | dict(epochs=1))).fit(split.train, shard=shard, checkpoint=path)
+    if shard.rank == 1:
+        os._exit(3)
+    ContextRec(**(SMALL | dict(epochs=3))).fit(split.train, shard=shard, checkpoint=path)
+
+
+def test_a_process_that_dies_stops_the_job_with_a_clear_error_and_a_whole_checkpoint(tmp_path):
+    """The survivor is stopped at once (not after the timeout), the error names the process and its
+    exit code, and the checkpoint left behind is the complete one of epoch 1: resuming from it in
+    one process continues the trajectory."""
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="process 1 of 2 exited with code 3; the others were stopped"):
+        run_local(2, _die_after_one_epoch, str(tmp_path), timeout=200)
+    assert time.monotonic() - start < 120
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.pt"]  # no half-written file
+    split = make_split(200)
+    model = ContextRec(**(SMALL | dict(epochs=2))).fit(split.train, checkpoint=tmp_path / "state.pt")
+    assert [row["epoch"] for row in model.train_log_] == [1, 2]
