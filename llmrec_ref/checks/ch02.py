@@ -36,6 +36,8 @@ def ex1(ns: dict) -> None:
     rng = fresh_rng()
     vocab = [str(w) for w in rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 5, replace=False)]
     cases = [([], 2), ([[]], 3), ([[vocab[0]]], 1)]
+    a, b, c = vocab[:3]
+    cases.append(([[a, b, a, b, c]], 2))  # repeated pairs at both distances: each mistake shows on its own
     cases += [([[str(w) for w in rng.choice(vocab, int(rng.integers(2, 12)))] for _ in range(int(rng.integers(2, 5)))],
                int(rng.integers(1, 5))) for _ in range(4)]
     cases.append(([list(vocab[:3]), list(vocab[:2])], 6))  # a window longer than every sentence

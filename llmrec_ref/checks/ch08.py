@@ -92,7 +92,8 @@ def ex3(ns: dict) -> None:
     rng = fresh_rng()
     for relation in (0, 1):
         triples, item_entity, n_items = _graph(rng)
-        liked = [1] + sorted(rng.choice(np.arange(2, 11), 3, replace=False).tolist()) + [11]  # 11: not linked
+        # 11: not linked; 2 never liked: it shares two tails with liked 1, so counting tails shows there
+        liked = [1] + sorted(rng.choice(np.arange(3, 11), 3, replace=False).tolist()) + [11]
         got = np.asarray(call(fn, name, triples.copy(), item_entity.copy(), relation, list(liked)))
         expect(got.shape == (n_items + 1,), name, f"return one count per item id 0..n_items, shape ({n_items + 1},); "
                f"got {got.shape}.")
