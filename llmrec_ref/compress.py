@@ -41,7 +41,7 @@ def parameter_counts(net: ContextRecNet) -> dict[str, int]:
     """Parameters of each part: item table (+ bias), context tables, positions, attention, MLP, norms."""
     parts = {"item table": 0, "context tables": 0, "positions": 0, "attention": 0, "MLP": 0, "norms + other": 0}
     for name, p in net.named_parameters():
-        if name.startswith(("item_emb", "item_bias", "text_proj")):
+        if name.startswith(("item_emb", "item_bias", "text_proj", "kg_proj", "image_proj")):
             part = "item table"
         elif name.startswith(("feature_emb", "next_emb")):
             part = "context tables"
