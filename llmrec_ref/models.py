@@ -34,7 +34,13 @@ from llmrec_ref.context import (
     encode_context,
     request_codes,
 )
-from llmrec_ref.contextrec import ENCODERS, FIXED_SOURCES, ContextRecNet, ContextRecNetConfig, item_sources
+from llmrec_ref.contextrec import (
+    ENCODERS,
+    FIXED_SOURCES,
+    ContextRecNet,
+    ContextRecNetConfig,
+    item_sources,
+)
 from llmrec_ref.evaluation import validation_metrics
 from llmrec_ref.recommender import (
     Recommender,
