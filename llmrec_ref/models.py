@@ -14,6 +14,8 @@ network, and back into scores:
    early-stopping on validation NDCG@10, and keeps ``train_log_``. ``score`` reads each user's
    last ``max_len`` events (and the request context in ``query`` when ``request_context`` is
    on). ``save``/``load`` use the course's one checkpoint format (``llmrec_ref.recommender``).
+   The item table's fixed vectors (``item_repr`` sources "text", "kg", "image") are given
+   before ``fit`` with ``set_item_vectors(source, vectors)`` and saved with the weights.
 
 ``MF`` (matrix factorisation with BPR) lives in ``llmrec_ref.mf``.
 """
@@ -118,8 +120,7 @@ class ContextRecConfig:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         check_settings(self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay, self.device)
         dims = {f"{s}_dim": 1 for s in item_sources(self.item_repr) if s in FIXED_SOURCES}
-        self.net_config(n_items=self.n_items or 1, features=(), request_features=(),
-                        **dims)  # the sizes must make a network
+        self.net_config(n_items=self.n_items or 1, features=(), request_features=(), **dims)  # sizes make a network
 
     def net_config(self, n_items: int, features: tuple, request_features: tuple, text_dim: int | None = None,
                    kg_dim: int | None = None, image_dim: int | None = None) -> ContextRecNetConfig:
