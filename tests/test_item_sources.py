@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from llmrec_ref.compress import parameter_counts
+from llmrec_ref.compress import parameter_counts, with_item_table
 from llmrec_ref.contextrec import ITEM_REPRS, ContextRecNet, ContextRecNetConfig, item_sources
 from llmrec_ref.knowledge import entity_vectors
 from llmrec_ref.models import ContextRec, ContextRecConfig
@@ -154,6 +154,8 @@ def test_a_cold_item_is_scored_through_its_vectors(item_repr):
     assert torch.allclose(s[COLD], h[0, -1] @ getattr(net, f"{item_repr}_proj")(v[COLD]).T, atol=1e-5)
     v[30] = 0.0
     assert model.score([1], odd)[0, 30] == 0.0
+    with pytest.raises(ValueError, match=f"item_repr='{item_repr}' has no 'id'"):
+        with_item_table(model, "int8")  # nothing to quantise
 
 
 def test_fit_refuses_missing_or_bad_vectors():
