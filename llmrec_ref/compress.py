@@ -41,7 +41,7 @@ def parameter_counts(net: ContextRecNet) -> dict[str, int]:
     """Parameters of each part: item table (+ bias), context tables, positions, attention, MLP, norms."""
     parts = {"item table": 0, "context tables": 0, "positions": 0, "attention": 0, "MLP": 0, "norms + other": 0}
     for name, p in net.named_parameters():
-        if name.startswith(("item_emb", "item_bias", "text_proj")):
+        if name.startswith(("item_emb", "item_bias", "text_proj", "kg_proj", "image_proj")):
             part = "item table"
         elif name.startswith(("feature_emb", "next_emb")):
             part = "context tables"
@@ -164,7 +164,7 @@ def quantize_table(table: torch.Tensor, dtype: str = "int8") -> tuple[torch.Tens
 def with_item_table(model: ContextRec, dtype: str) -> ContextRec:
     """A copy of ``model`` whose ID item table went through ``quantize_table`` and back (for quality)."""
     if model.network_.item_emb is None:
-        raise ValueError("the model has no ID item table (item_repr='text')")
+        raise ValueError(f"the model has no ID item table (item_repr={model.config.item_repr!r} has no 'id')")
     q, scale = quantize_table(model.network_.item_emb.weight, dtype)
     out = copy.copy(model)
     out.network_ = copy_net(model.network_)

@@ -18,15 +18,21 @@ of the course. Parts before the whole:
      c attends over the inputs, + w * sum_j softmax_j(x_j . e_c) (x_j . e_c);
    - **decode** s_t(c) = h_t . e_c + b_c with the *tied* item table e (input and output).
 
-   The item table e is an ID embedding (``item_repr="id"``), an ID embedding plus a learned
-   projection of fixed item text vectors (``"id+text"``: e_i = E[i] + P v_i), or the projection
-   alone (``"text"``: any item with a text can be scored, even one never seen in training).
+   The item table e is built from *sources*, ``item_repr`` joining them with "+" in the
+   canonical order id, text, kg, image (``"id"``, ``"id+text"``, ``"text"``, ``"id+kg"``,
+   ``"id+text+image"``, ...; another order such as ``"text+id"`` is refused, not reordered):
+   e_i = E[i] (with "id") + sum_s P_s v_i^s over the fixed sources s in it -- "text" (e.g.
+   MiniLM vectors), "kg" (e.g. TransE entity vectors) and "image" (e.g. an image encoder's
+   vectors) -- each v^s a fixed (V, d_s) buffer ``item_<s>`` (saved, never trained) and P_s a
+   learned bias-free (d, d_s) projection ``<s>_proj``. Without "id" there is no ID table and no
+   item bias: any item with vectors can be scored, even one never seen in training.
 
 Shapes: B batch, T history length (<= max_len), d = d_model, V = n_items + 1 (row 0 = padding).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict, dataclass
 
@@ -35,10 +41,33 @@ from torch import nn
 
 from llmrec_ref.encoders import BiRNNEncoder, TransformerEncoder, causal_mask
 
-__all__ = ["ContextRecNetConfig", "ContextRecNet", "ENCODERS", "ITEM_REPRS"]
+__all__ = ["ContextRecNetConfig", "ContextRecNet", "ENCODERS", "ITEM_SOURCES", "FIXED_SOURCES", "ITEM_REPRS",
+           "item_sources"]
 
 ENCODERS = ("transformer", "gru")
-ITEM_REPRS = ("id", "id+text", "text")
+ITEM_SOURCES = ("id", "text", "kg", "image")  # the canonical order of the sources in item_repr
+FIXED_SOURCES = ITEM_SOURCES[1:]              # sources of fixed vectors: buffer item_<s>, projection <s>_proj
+ITEM_REPRS = tuple("+".join(c) for n in range(1, len(ITEM_SOURCES) + 1)
+                   for c in itertools.combinations(ITEM_SOURCES, n))  # every item_repr: "id", "text", ..., "id+text"
+
+
+def item_sources(item_repr: str) -> tuple[str, ...]:
+    """The sources of an ``item_repr``: ``"id+text+image"`` -> ("id", "text", "image").
+
+    One to four distinct names of ``ITEM_SOURCES`` joined by "+", in that (canonical) order;
+    anything else is a ``ValueError`` that says how to write it."""
+    if not isinstance(item_repr, str):
+        raise ValueError(f"item_repr must be a string such as 'id' or 'id+text', got {item_repr!r}")
+    parts = tuple(item_repr.split("+"))
+    unknown = [p for p in parts if p not in ITEM_SOURCES]
+    if unknown or len(set(parts)) != len(parts):
+        raise ValueError(f"item_repr must join distinct sources of {ITEM_SOURCES} with '+' (e.g. 'id', 'id+text', "
+                         f"'id+kg', 'text+image'), got {item_repr!r}")
+    canonical = tuple(s for s in ITEM_SOURCES if s in parts)
+    if parts != canonical:
+        raise ValueError(f"item_repr lists its sources in the order {'+'.join(ITEM_SOURCES)}: write "
+                         f"{'+'.join(canonical)!r}, not {item_repr!r}")
+    return parts
 
 
 @dataclass(frozen=True)
@@ -47,8 +76,8 @@ class ContextRecNetConfig:
 
     ``features`` lists (name, table size) of each context feature of past events, codes
     0..size-1 with 0 = padding; ``request_features`` names those of them that also describe the
-    request (they get tables of their own). ``text_dim`` is the width of the fixed item text
-    vectors (required unless ``item_repr="id"``).
+    request (they get tables of their own). ``text_dim``, ``kg_dim``, ``image_dim``: the widths
+    of the fixed item vectors of each source, each given exactly when ``item_repr`` uses it.
     """
 
     n_items: int                        # largest item id (ids 1..n_items, 0 = padding)
@@ -62,8 +91,10 @@ class ContextRecNetConfig:
     features: tuple = ()                # ((name, table size), ...) of the past events' context
     request_features: tuple = ()        # (name, ...) subset of the features, for the request
     target_attention: bool = False
-    item_repr: str = "id"               # "id", "id+text" or "text"
-    text_dim: int | None = None         # width of the item text vectors
+    item_repr: str = "id"               # sources of the item table: "id", "id+text", "text", "id+kg", ...
+    text_dim: int | None = None         # width of the item text vectors ("text" in item_repr)
+    kg_dim: int | None = None           # width of the item knowledge-graph vectors ("kg" in item_repr)
+    image_dim: int | None = None        # width of the item image vectors ("image" in item_repr)
     init_std: float = 0.02              # N(0, std^2) embeddings: tied outputs start near log(V)
 
     def __post_init__(self) -> None:
@@ -80,11 +111,14 @@ class ContextRecNetConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
-        if self.item_repr not in ITEM_REPRS:
-            raise ValueError(f"item_repr must be one of {ITEM_REPRS}, got {self.item_repr!r}")
-        if (self.item_repr != "id") != (self.text_dim is not None):
-            raise ValueError(f"text_dim must be given exactly when item_repr uses text; got item_repr="
-                             f"{self.item_repr!r}, text_dim={self.text_dim!r}")
+        sources = item_sources(self.item_repr)
+        for source in FIXED_SOURCES:
+            dim = getattr(self, f"{source}_dim")
+            if (source in sources) != (dim is not None):
+                raise ValueError(f"{source}_dim must be given exactly when item_repr uses {source}; got item_repr="
+                                 f"{self.item_repr!r}, {source}_dim={dim!r}")
+            if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+                raise ValueError(f"{source}_dim must be an int >= 1 (the width of the {source} vectors), got {dim!r}")
         names = [n for n, _ in self.features]
         if len(set(names)) != len(names) or any(s < 2 for _, s in self.features):
             raise ValueError(f"features must be distinct (name, size >= 2) pairs, got {self.features!r}")
@@ -117,8 +151,13 @@ class ContextRecNet(nn.Module):
         self.config = c = config
         size = dict(c.features)
         V, d = c.n_items + 1, c.d_model
-        self.item_emb = nn.Embedding(V, d, padding_idx=0) if c.item_repr != "text" else None  # (V, d)
-        self.text_proj = nn.Linear(c.text_dim, d, bias=False) if c.item_repr != "id" else None  # P: (d, d_text)
+        self.sources = item_sources(c.item_repr)
+        self.fixed_sources = tuple(s for s in FIXED_SOURCES if s in self.sources)  # e.g. ("text", "image")
+        self.item_emb = nn.Embedding(V, d, padding_idx=0) if "id" in self.sources else None  # (V, d)
+        # P_s: (d, d_s), bias-free, made in canonical order (a seed draws the same weights as before "kg", "image")
+        self.text_proj = nn.Linear(c.text_dim, d, bias=False) if "text" in self.sources else None
+        self.kg_proj = nn.Linear(c.kg_dim, d, bias=False) if "kg" in self.sources else None
+        self.image_proj = nn.Linear(c.image_dim, d, bias=False) if "image" in self.sources else None
         self.feature_emb = nn.ModuleDict({f: nn.Embedding(n, d, padding_idx=0) for f, n in c.features})
         self.next_emb = nn.ModuleDict({f: nn.Embedding(size[f], d, padding_idx=0) for f in c.request_features})
         self.pos_emb = nn.Embedding(c.max_len, d)  # row max_len - 1 = the most recent event
@@ -128,7 +167,7 @@ class ContextRecNet(nn.Module):
         else:
             self.encoder = BiRNNEncoder(d, d, "gru", bidirectional=False, n_layers=c.n_layers, dropout=c.dropout)
             self.out_norm = nn.LayerNorm(d)
-        self.item_bias = nn.Parameter(torch.zeros(V)) if c.item_repr != "text" else None  # b: (V,)
+        self.item_bias = nn.Parameter(torch.zeros(V)) if self.item_emb is not None else None  # b: (V,)
         self.ta_scale = nn.Parameter(torch.zeros(())) if c.target_attention else None   # w of target attention
         for emb in [self.item_emb, self.pos_emb, *self.feature_emb.values(), *self.next_emb.values()]:
             if emb is None:
@@ -136,15 +175,16 @@ class ContextRecNet(nn.Module):
             nn.init.normal_(emb.weight, std=c.init_std)
             if emb.padding_idx is not None:
                 emb.weight.data[emb.padding_idx].zero_()
-        if c.item_repr != "id":  # fixed text vectors, saved with the weights, never trained
-            self.register_buffer("item_text", torch.zeros(V, c.text_dim))  # (V, d_text)
+        for s in self.fixed_sources:  # fixed item vectors v^s, saved with the weights, never trained
+            self.register_buffer(f"item_{s}", torch.zeros(V, getattr(c, f"{s}_dim")))  # (V, d_s)
 
     def item_table(self) -> torch.Tensor:
-        """e: the (V, d) item vectors used for both the inputs and the scores (row 0 = 0)."""
-        if self.text_proj is None:
-            return self.item_emb.weight
-        text = self.text_proj(self.item_text)  # (V, d_text) @ (d_text, d) -> (V, d)
-        return text if self.item_emb is None else self.item_emb.weight + text
+        """e = E (with "id") + sum_s P_s v^s: the (V, d) item vectors of the inputs and the scores (row 0 = 0)."""
+        e = None if self.item_emb is None else self.item_emb.weight  # (V, d)
+        for s in self.fixed_sources:
+            part = getattr(self, f"{s}_proj")(getattr(self, f"item_{s}"))  # (V, d_s) @ (d_s, d) -> (V, d)
+            e = part if e is None else e + part
+        return e
 
     def encode(self, items: torch.Tensor, context: dict | None = None,
                table: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

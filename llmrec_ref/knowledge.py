@@ -12,7 +12,8 @@ into a vector, both needing no interaction at all (so a film nobody has rated ge
   ``llmrec_ref.kg``), which also reflects two-hop structure.
 
 Items without a linked entity get a zero row (a scorer then leaves them at its bias). The
-vectors plug into ``coldstart.TextOnly`` (a profile of the user's history vectors, or
+vectors plug into ``ContextRec``'s item table (``item_repr="id+kg"``, ``set_item_vectors("kg", x)``),
+and into ``coldstart.TextOnly`` (a profile of the user's history vectors, or
 candidate-to-history attention) exactly as text vectors do; ``fuse`` concatenates blocks of
 unit vectors so that cos(fused) = weighted mean of the blocks' cosines.
 
@@ -83,10 +84,21 @@ def neighbour_vectors(triples: np.ndarray, item_entity: np.ndarray, relations: S
 
 
 def entity_vectors(entity: torch.Tensor, item_entity: np.ndarray) -> torch.Tensor:
-    """(E, d) entity vectors -> (n_items + 1, d) item vectors; unlinked items and padding get 0."""
-    item_entity = torch.as_tensor(np.asarray(item_entity))
-    if entity.dim() != 2 or int(item_entity.max()) >= len(entity):
+    """(E, d) entity vectors (e.g. ``kg.TransE``'s ``entity``) + the item -> entity link
+    ``item_entity`` ((n_items + 1,) entity codes, -1 = not linked, as ``KnowledgeGraph.item_entity``)
+    -> the (n_items + 1, d) item matrix x_i = entity[item_entity[i]]. Unlinked items and row 0
+    (padding) get a zero row: in ``ContextRec.set_item_vectors("kg", x)`` such an item gets
+    nothing from the graph (P_kg 0 = 0) and keeps its ID vector, if any."""
+    entity = torch.as_tensor(entity)
+    link = np.asarray(item_entity)
+    if link.ndim != 1 or not np.issubdtype(link.dtype, np.integer) or (link < -1).any():
+        raise ValueError("item_entity must be a 1-D integer array of entity codes (-1 = not linked), got "
+                         f"dtype {link.dtype}, shape {link.shape}")
+    item_entity = torch.as_tensor(link, dtype=torch.long)
+    if entity.dim() != 2 or (len(link) and int(item_entity.max()) >= len(entity)):
         raise ValueError(f"entity must be (E, d) with a row for every linked entity, got {tuple(entity.shape)}")
+    if not torch.isfinite(entity).all():
+        raise ValueError("entity vectors must be finite (a TransE run that diverged?)")
     out = entity.detach().float()[item_entity.clamp(min=0)].clone()                # (V, d)
     out[item_entity < 0] = 0.0
     out[0] = 0.0

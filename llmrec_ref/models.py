@@ -14,6 +14,8 @@ network, and back into scores:
    early-stopping on validation NDCG@10, and keeps ``train_log_``. ``score`` reads each user's
    last ``max_len`` events (and the request context in ``query`` when ``request_context`` is
    on). ``save``/``load`` use the course's one checkpoint format (``llmrec_ref.recommender``).
+   The item table's fixed vectors (``item_repr`` sources "text", "kg", "image") are given
+   before ``fit`` with ``set_item_vectors(source, vectors)`` and saved with the weights.
 
 ``MF`` (matrix factorisation with BPR) lives in ``llmrec_ref.mf``.
 """
@@ -34,7 +36,13 @@ from llmrec_ref.context import (
     encode_context,
     request_codes,
 )
-from llmrec_ref.contextrec import ENCODERS, ITEM_REPRS, ContextRecNet, ContextRecNetConfig
+from llmrec_ref.contextrec import (
+    ENCODERS,
+    FIXED_SOURCES,
+    ContextRecNet,
+    ContextRecNetConfig,
+    item_sources,
+)
 from llmrec_ref.evaluation import validation_metrics
 from llmrec_ref.recommender import (
     Recommender,
@@ -73,7 +81,8 @@ class ContextRecConfig:
                                         # answers (the next event's hour, weekday, gap, device, ...): only
                                         # where timestamps are request times (not MovieLens: see DESIGN)
     request_features: tuple | None = None  # which of them (None = every feature but the behaviour)
-    item_repr: str = "id"               # item table: "id", "id+text" or "text" (see set_item_text)
+    item_repr: str = "id"               # item table sources: "id", "id+text", "text", "id+kg", "id+image",
+                                        # "id+text+image", ... (see set_item_vectors and contextrec)
     init_std: float = 0.02              # N(0, std^2) init: tied outputs start near log(n_items)
     loss: str = "softmax"               # "softmax", "sampled_softmax", "bpr" or "bce"
     n_negatives: int = 1000             # sampled_softmax: negatives per batch (bpr/bce: one per position)
@@ -97,7 +106,8 @@ class ContextRecConfig:
                 if isinstance(value, str) or not all(isinstance(f, str) for f in value):
                     raise ValueError(f"{name} must be a list of column names or None, got {value!r}")
                 object.__setattr__(self, name, tuple(value))
-        choices = {"encoder": ENCODERS, "loss": LOSSES, "item_repr": ITEM_REPRS, "windows": WINDOWS}
+        item_sources(self.item_repr)  # a clear ValueError for an unknown source or order
+        choices = {"encoder": ENCODERS, "loss": LOSSES, "windows": WINDOWS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -109,17 +119,18 @@ class ContextRecConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         check_settings(self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay, self.device)
-        self.net_config(n_items=self.n_items or 1, features=(), request_features=(),
-                        text_dim=None if self.item_repr == "id" else 1)  # the sizes must make a network
+        dims = {f"{s}_dim": 1 for s in item_sources(self.item_repr) if s in FIXED_SOURCES}
+        self.net_config(n_items=self.n_items or 1, features=(), request_features=(), **dims)  # sizes make a network
 
-    def net_config(self, n_items: int, features: tuple, request_features: tuple,
-                   text_dim: int | None) -> ContextRecNetConfig:
-        """The complete network config for these learned sizes."""
+    def net_config(self, n_items: int, features: tuple, request_features: tuple, text_dim: int | None = None,
+                   kg_dim: int | None = None, image_dim: int | None = None) -> ContextRecNetConfig:
+        """The complete network config for these learned sizes (``*_dim``: widths of the fixed item vectors)."""
         return ContextRecNetConfig(
             n_items=n_items, d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers, d_ff=self.d_ff,
             max_len=self.max_len, dropout=self.dropout, encoder=self.encoder, features=features,
             request_features=request_features, target_attention=self.target_attention,
-            item_repr=self.item_repr, text_dim=text_dim, init_std=self.init_std)
+            item_repr=self.item_repr, text_dim=text_dim, kg_dim=kg_dim, image_dim=image_dim,
+            init_std=self.init_std)
 
 
 class ContextRec(Recommender):
@@ -138,7 +149,12 @@ class ContextRec(Recommender):
                              "ContextRecConfig")
         self.config = dataclasses.replace(config or ContextRecConfig(), **overrides)
         self.item_init: torch.Tensor | None = None   # starting ID item vectors (init_item_embeddings)
-        self.item_text: torch.Tensor | None = None   # fixed item text vectors (set_item_text)
+        self.item_fixed: dict[str, torch.Tensor] = {}  # fixed item vectors by source (set_item_vectors)
+
+    @property
+    def item_text(self) -> torch.Tensor | None:
+        """The fixed item text vectors given to ``set_item_text`` (None before)."""
+        return self.item_fixed.get("text")
 
     @property
     def uses_query(self) -> bool:
@@ -154,8 +170,9 @@ class ContextRec(Recommender):
         """Start the ID item table of every later ``fit`` from pretrained vectors (n_items + 1,
         d_model), e.g. ``embeddings.to_embedding`` of item2vec, rescaled to standard deviation
         ``std`` (default ``config.init_std``); returns self."""
-        if self.config.item_repr == "text":
-            raise ValueError("item_repr='text' has no ID item table to initialise; use set_item_text(vectors)")
+        if "id" not in item_sources(self.config.item_repr):
+            raise ValueError(f"item_repr={self.config.item_repr!r} has no ID item table to initialise; give its "
+                             "fixed vectors with set_item_vectors(source, vectors) (set_item_text for text)")
         w = (weight.weight if isinstance(weight, torch.nn.Embedding) else torch.as_tensor(weight)).detach().float()
         if w.dim() != 2 or w.shape[1] != self.config.d_model or not torch.isfinite(w).all():
             raise ValueError(f"pretrained item vectors must be a finite (n_items + 1, d_model={self.config.d_model})"
@@ -163,26 +180,43 @@ class ContextRec(Recommender):
         self.item_init = w * ((std or self.config.init_std) / w[1:].std().clamp(min=1e-12))
         return self
 
-    def set_item_text(self, vectors: torch.Tensor) -> ContextRec:
-        """Fixed text vectors of every item, (n_items + 1, d_text) with row 0 = padding (e.g.
-        ``text.item_vectors``), fused into the item table through a learned projection P:
-        e_i = E_id[i] + P v_i (``item_repr="id+text"``) or e_i = P v_i (``"text"``). Used by
-        every later ``fit`` and saved with the model; returns self."""
-        if self.config.item_repr == "id":
-            raise ValueError("item_repr is 'id': build the model with item_repr='id+text' or 'text' to use text")
+    def set_item_vectors(self, source: str, vectors: torch.Tensor) -> ContextRec:
+        """Fixed vectors of every item from one ``source`` ("text", "kg" or "image"), (n_items + 1,
+        d_s) with row 0 = padding (set to 0 when the network is built), fused into the item table
+        through a learned projection P_s: e_i = E_id[i] (if "id" is in ``item_repr``) + sum_s P_s v_i^s
+        over the sources of ``item_repr``. E.g. ``text.item_vectors`` for "text",
+        ``knowledge.entity_vectors`` for "kg", ``multimodal.item_table`` for "image". An item
+        whose vectors are all 0 gets nothing from that source. Used by every later ``fit`` and
+        saved with the model; returns self."""
+        if source not in FIXED_SOURCES:
+            raise ValueError(f"source must be one of {FIXED_SOURCES} (the ID table is learned, not set: see "
+                             f"init_item_embeddings), got {source!r}")
+        if source not in item_sources(self.config.item_repr):
+            raise ValueError(f"item_repr is {self.config.item_repr!r}: build the model with an item_repr that "
+                             f"contains {source!r} (e.g. 'id+{source}' or '{source}') to use {source} vectors")
         v = torch.as_tensor(vectors).detach().float()
         if v.dim() != 2 or len(v) < 2 or not torch.isfinite(v).all():
-            raise ValueError(f"vectors must be a finite (n_items + 1, d_text) tensor, got shape {tuple(v.shape)}")
-        self.item_text = v
+            raise ValueError(f"{source} vectors must be a finite (n_items + 1, d_{source}) tensor, got shape "
+                             f"{tuple(v.shape)}")
+        self.item_fixed[source] = v
         return self
+
+    def set_item_text(self, vectors: torch.Tensor) -> ContextRec:
+        """``set_item_vectors("text", vectors)``: fixed text vectors (n_items + 1, d_text) of every
+        item (e.g. ``text.item_vectors``), e_i = E_id[i] + P v_i (``item_repr="id+text"``) or
+        e_i = P v_i (``"text"``); returns self."""
+        return self.set_item_vectors("text", vectors)
 
     # ---------------------------------------------------------------- what fit learns
     def _learn_sizes(self, train: pd.DataFrame, valid: pd.DataFrame | None) -> tuple[ContextRecNetConfig, dict]:
         """(network config, vocabulary of each categorical feature) from the training log."""
         c = self.config
-        if c.item_repr != "id" and self.item_text is None:
-            raise ValueError(f"item_repr={c.item_repr!r} needs the item texts: call model.set_item_text(vectors) "
-                             "(e.g. text.item_vectors(...)) before fit")
+        fixed = [s for s in item_sources(c.item_repr) if s in FIXED_SOURCES]
+        for s in fixed:
+            if s not in self.item_fixed:
+                how = " or set_item_text(vectors), e.g. text.item_vectors(...)" if s == "text" else ""
+                raise ValueError(f"item_repr={c.item_repr!r} needs the item {s} vectors: call "
+                                 f"model.set_item_vectors({s!r}, vectors){how} before fit")
         n_items = c.n_items or largest_id("item_id", train, valid)
         if c.features is None:
             names = [f for f in KNOWN_FEATURES if f != "behavior_code" or "behavior" in train.columns]
@@ -203,8 +237,8 @@ class ContextRec(Recommender):
         else:
             request = tuple(f for f in names if f not in OUTCOME_FEATURES
                             and (c.request_features is None or f in c.request_features))
-        text_dim = None if self.item_text is None or c.item_repr == "id" else self.item_text.shape[1]
-        return c.net_config(n_items, sizes, request, text_dim), vocab
+        dims = {f"{s}_dim": self.item_fixed[s].shape[1] for s in fixed}
+        return c.net_config(n_items, sizes, request, **dims), vocab
 
     def _build(self, net_config: ContextRecNetConfig) -> ContextRecNet:
         """A fresh network seeded by ``config.seed`` (the global generator is left as it was)."""
@@ -212,8 +246,9 @@ class ContextRec(Recommender):
             torch.manual_seed(self.config.seed)
             net = ContextRecNet(net_config)
         V = net_config.n_items + 1
-        for name, new, target in [("pretrained item vectors", self.item_init, net.item_emb and net.item_emb.weight),
-                                  ("item text vectors", self.item_text, getattr(net, "item_text", None))]:
+        pairs = [("pretrained item vectors", self.item_init, net.item_emb and net.item_emb.weight)]
+        pairs += [(f"item {s} vectors", self.item_fixed[s], getattr(net, f"item_{s}")) for s in net.fixed_sources]
+        for name, new, target in pairs:
             if new is None or target is None:
                 continue
             if new.shape[0] != V:
@@ -399,6 +434,6 @@ class ContextRec(Recommender):
             raise ValueError(f"the checkpoint's weights do not fit its ContextRec config: {err}") from err
         model.network_.to(device).eval()
         model.item_counts_, model.train_log_ = tensors["item_counts"], meta["train_log"]
-        if model.net_config_.item_repr != "id":
-            model.item_text = model.network_.item_text.detach().cpu().clone()
+        model.item_fixed = {s: getattr(model.network_, f"item_{s}").detach().cpu().clone()
+                            for s in model.network_.fixed_sources}
         return model

@@ -60,9 +60,10 @@ def test_by_taste_splits_users_and_pairs_them():
         by_taste({"text": torch.zeros(3)}, users, taste, baseline="text")
 
 
-def test_contextrec_takes_image_or_fused_vectors_through_its_fixed_item_table(small):
-    """ContextRec's fixed-vector item table accepts any modality: image vectors, or text and image
-    concatenated (early fusion), with ``item_repr="text"`` (vectors only) or ``"id+text"``."""
+def test_contextrec_takes_image_vectors_as_an_item_table_of_their_own(small):
+    """ContextRec's item table has an "image" source: ``item_repr="image"`` (image vectors alone,
+    e_i = P_image v_i) or ``"id+text+image"`` (e_i = E[i] + P_text t_i + P_image v_i), each set of
+    vectors given with ``set_item_vectors`` and kept in its own buffer."""
     from llmrec_ref.models import ContextRec
     from llmrec_ref.split import leave_one_out
 
@@ -73,9 +74,12 @@ def test_contextrec_takes_image_or_fused_vectors_through_its_fixed_item_table(sm
     text[0] = 0
     log = shop.interactions[["user_id", "item_id", "timestamp"]]
     split = leave_one_out(log.drop_duplicates(["user_id", "item_id"]))
-    for repr_, vectors in (("text", image), ("id+text", torch.cat([text, image], 1))):
+    for repr_ in ("image", "id+text+image"):
         rec = ContextRec(item_repr=repr_, n_items=120, d_model=8, n_heads=2, max_len=5, epochs=1, features=[],
-                         verbose=False).set_item_text(vectors)
+                         verbose=False).set_item_vectors("image", image)
+        if "text" in repr_:
+            rec.set_item_text(text)
         s = rec.fit(split.train).score([1, 2], split.train)
         assert s.shape == (2, 121) and torch.isfinite(s[:, 1:]).all()
-        assert torch.equal(rec.network_.item_text[1:], vectors[1:])
+        assert torch.equal(rec.network_.item_image[1:], image[1:]) and rec.network_.config.image_dim == 8
+        assert ("text" in repr_) == (getattr(rec.network_, "item_text", None) is not None)

@@ -14,7 +14,11 @@ visual_taste_share=0.5)``, seed 0):
    alone with a paired bootstrap interval; the same with half the cold items' images missing;
    the shop's oracle (``shop.true_scores``) restricted to the cold items as the ceiling;
 4. **warm items** (``split.next_session_split``, full ranking): the same models trained on the
-   whole catalogue's training log.
+   whole catalogue's training log;
+5. **ContextRec's item table** (``item_repr`` sources, ``set_item_vectors``): cold items with
+   "text", "image" and "text+image" (no ID table, so a cold item is scored through its
+   vectors), warm items with "id+text" and "id+text+image", each against its text twin with a
+   paired interval (sampled softmax, d = 32, no context features, ``--contextrec-epochs``).
 
 MiniLM vectors come from ``text.TextEncoder`` (cached in ``$LLMREC_DATA/text-cache``; the first
 run at 10,000 items encodes for minutes on a 2-core CPU).
@@ -35,11 +39,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n-users", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=4, help="epochs of each image tower")
     parser.add_argument("--vbpr-epochs", type=int, default=10)
+    parser.add_argument("--contextrec-epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
 
 
+def _contextrec(item_repr: str, vectors: dict, n_items: int, epochs: int):
+    """ContextRec with the item table ``item_repr`` from ``vectors`` {"text": (V, d), "image": (V, d)}."""
+    from llmrec_ref.models import ContextRec
+
+    model = ContextRec(item_repr=item_repr, n_items=n_items, d_model=32, n_heads=2, max_len=50, features=[],
+                       loss="sampled_softmax", n_negatives=1000, epochs=epochs, seed=0, verbose=False)
+    for source in ("text", "image"):
+        if source in item_repr:
+            model.set_item_vectors(source, vectors[source])
+    return model
+
+
 def run(n_items: int = 10000, n_users: int = 1000, epochs: int = 4, vbpr_epochs: int = 10,
-        threads: int | None = None) -> list[dict]:
+        threads: int | None = None, contextrec_epochs: int = 10) -> list[dict]:
     from llmrec_ref.align import recall_at_k
     from llmrec_ref.coldstart import cold_start_split, evaluate_cold_start
     from llmrec_ref.evaluation import full_ranking
@@ -107,9 +124,26 @@ def run(n_items: int = 10000, n_users: int = 1000, epochs: int = 4, vbpr_epochs:
     print("\nwarm items, next session, full ranking\n")
     print(markdown_table(by_taste(warm, w_users, p.visual_taste, baseline="ID + text")))
 
-    # ----------------------------------------------------------- cold items
+    # ----------------------------------------------------------- ContextRec's item table
     log = shop.interactions[["user_id", "item_id", "timestamp"]].drop_duplicates(["user_id", "item_id"])
     cs = cold_start_split(log, frac=0.2, seed=0, n_items=n_items)
+    vectors = {"text": text32, "image": z_views}
+    for title, reprs, fit_on, evaluate, baseline in (
+            ("cold items (the same split as VBPR's below)", ("text", "image", "text+image"), cs.train,
+             lambda m: evaluate_cold_start(m, cs), "text"),
+            ("warm items, next session, full ranking", ("id+text", "id+text+image"), split.train,
+             lambda m: full_ranking(m, split), "id+text")):
+        per_user, timing = {}, []
+        for item_repr in reprs:
+            with timed() as t:
+                model = _contextrec(item_repr, vectors, n_items, contextrec_epochs).fit(fit_on)
+            res = evaluate(model)
+            per_user[f"ContextRec {item_repr}"], users = res.per_user["ndcg@10"], res.users
+            timing.append(f"{item_repr} {t['seconds']:.0f} s")
+        print(f"\nContextRec item tables, {title} ({contextrec_epochs} epochs; fits: {', '.join(timing)})\n")
+        print(markdown_table(by_taste(per_user, users, p.visual_taste, baseline=f"ContextRec {baseline}")))
+
+    # ----------------------------------------------------------- cold items
     half = z_views.clone()
     rng = np.random.default_rng(0)
     half[rng.choice(cs.cold_items, len(cs.cold_items) // 2, replace=False)] = 0.0   # images missing
