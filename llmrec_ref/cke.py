@@ -34,7 +34,6 @@ from torch import nn
 
 from llmrec_ref import kg as K
 from llmrec_ref.mf import MF, MFConfig, MFNet
-from llmrec_ref.recommender import config_from
 
 __all__ = ["CKEConfig", "CKENet", "CKE"]
 
@@ -103,6 +102,8 @@ class CKE(MF):
     (n_items + 1,), ``n_entities`` and ``n_relations``, e.g. ``datasets.load_movielens_kg()``);
     trained with BPR + ``kg_weight`` x TransE's margin loss. The estimator contract is MF's."""
 
+    config_class = CKEConfig
+
     def __init__(self, graph=None, config: CKEConfig | None = None, **overrides) -> None:
         if config is not None and not isinstance(config, CKEConfig):
             raise ValueError(f"config must be a CKEConfig, got {type(config).__name__}")
@@ -158,17 +159,7 @@ class CKE(MF):
         net = self.network_
         return meta | {"n_entities": net.entity_emb.num_embeddings, "n_relations": net.relation_emb.num_embeddings}, tensors
 
-    @classmethod
-    def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str) -> CKE:
-        model = cls(None, config_from(CKEConfig, meta["config"], device=device))
-        model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
-        c = model.config
-        model.network_ = CKENet(model.n_users_, model.n_items_, c.d_model, c.init_std, tensors["net.item_entity"],
-                                meta["n_entities"], meta["n_relations"], c.max_norm)
-        try:
-            model.network_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        except RuntimeError as err:
-            raise ValueError(f"the checkpoint's weights do not fit its CKE config: {err}") from err
-        model.network_.to(device).eval()
-        model.item_counts_, model.train_log_ = tensors["item_counts"], meta["train_log"]
-        return model
+    def _saved_network(self, meta: dict, tensors: dict[str, torch.Tensor]) -> CKENet:
+        c = self.config
+        return CKENet(self.n_users_, self.n_items_, c.d_model, c.init_std, tensors["net.item_entity"],
+                      meta["n_entities"], meta["n_relations"], c.max_norm)

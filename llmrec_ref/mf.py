@@ -96,6 +96,8 @@ class MFNet(nn.Module):
 class MF(Recommender):
     """Matrix factorisation s_ui = p_u . q_i + b_i, trained with BPR on (user, item, sampled negative)."""
 
+    config_class = MFConfig  # what a checkpoint's config is read back as
+
     def __init__(self, config: MFConfig | None = None, **overrides) -> None:
         if config is not None and not isinstance(config, MFConfig):
             raise ValueError(f"config must be an MFConfig, got {type(config).__name__}")
@@ -185,15 +187,19 @@ class MF(Recommender):
         tensors = {"net." + k: v for k, v in self.network_.state_dict().items()}
         return meta, tensors | {"item_counts": self.item_counts_}
 
+    def _saved_network(self, meta: dict, tensors: dict[str, torch.Tensor]) -> MFNet:
+        """An empty network of the shapes a checkpoint holds, for ``load`` to fill."""
+        return MFNet(self.n_users_, self.n_items_, self.config.d_model, self.config.init_std)
+
     @classmethod
     def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str) -> MF:
-        model = cls(config_from(MFConfig, meta["config"], device=device))
+        model = cls(config=config_from(cls.config_class, meta["config"], device=device))
         model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
-        model.network_ = MFNet(model.n_users_, model.n_items_, model.config.d_model, model.config.init_std)
+        model.network_ = model._saved_network(meta, tensors)
         try:
             model.network_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         except RuntimeError as err:
-            raise ValueError(f"the checkpoint's weights do not fit its MF config: {err}") from err
+            raise ValueError(f"the checkpoint's weights do not fit its {cls.__name__} config: {err}") from err
         model.network_.to(device).eval()
         model.item_counts_, model.train_log_ = tensors["item_counts"], meta["train_log"]
         return model
