@@ -240,8 +240,9 @@ print(f"ids 1..{unmentioned[0] - 1}: {len(inline)} films matched inline, the sam
       all(kg.entities[kg.item_entity[i]] == e for i, e in inline.items()))
 
 # %% [markdown]
-# 1,535 films are linked (ML-100k lists 18 films twice, under two ids: they share an entity;
-# 147 films are not in ML-1M's part of the link or match no title). Now the same two checks:
+# 1,535 film ids are linked, to 1,518 entities: ML-100k lists 18 films twice, under two ids, and
+# the 17 of them that are linked give both ids one entity. The other 147 ids are films outside
+# the part of ML-1M the link covers, or match no title. Now the same two checks:
 
 # %%
 agree_repaired = link_agreement(kg.triples, kg.item_entity, kg.relation("film.film.genre"), labels)
