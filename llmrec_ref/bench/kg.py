@@ -18,7 +18,7 @@ of part 2. Four parts:
    fusion text + graph (``fusion.ScoreMix``, its weight chosen on *pseudo-cold* films: another
    10 % of the training films held out, the test never read); Recall@10 and NDCG@10 with 95 %
    intervals and the paired difference to text alone.
-4. **Warm items** (``--warm``, tens of minutes): MF-BPR against CKE (``cke.CKE``: item vector =
+4. **Warm items** (``--warm``, about 15 minutes more): MF-BPR against CKE (``cke.CKE``: item vector =
    ID vector + entity vector, BPR + TransE's loss; MF's default settings, early stopping on
    validation NDCG@10) on the ratings of the linked films (as RecBole keeps only linked films when
    it loads a graph), on the random 8:1:1 split per user (``split.random_split``, seeded) and on
@@ -44,7 +44,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--warm", action="store_true",
                         help="also the warm-item models: MF-BPR against CKE (random 8:1:1 and leave-one-out) and "
-                             "ContextRec with and without graph vectors (tens of minutes)")
+                             "ContextRec with and without graph vectors (about 15 minutes more)")
     parser.add_argument("--seed", type=non_negative_int, default=0)
 
 
