@@ -66,6 +66,7 @@ ch08.ex2(globals())
 #
 # - `triples`: `(N, 3)` int array of (head, relation, tail) codes, films as heads (film → director);
 # - `item_entity`: `(n_items + 1,)` the entity code of each item id, `-1` if not linked (row 0 is padding);
+#   two ids may share an entity (the repaired link gives a film that ML-100k lists twice one entity);
 # - `relation`: the relation code to follow; `liked`: a list of item ids.
 #
 # Return an int array of shape `(n_items + 1,)`: for each item id i, the number of liked items

@@ -480,8 +480,8 @@ def load_movielens_kg(data_dir: str | os.PathLike | None = None, download: bool 
 
     ``link``: ``"repaired"`` (default) links the films through ``kgdata.repair_link``: RecBole's
     ``ml-100k.link`` is keyed by MovieLens-1M's ids, re-keyed here on ML-100k's through ML-1M's
-    titles (1,534 of the 1,682 films linked; the 18 films ML-100k lists twice share their
-    entity). ``"recbole"`` reads ``ml-100k.link`` as it is (1,598 films, most of them linked to
+    titles (1,535 of the 1,682 films linked; of the 18 films ML-100k lists twice, the 17 linked
+    ones give both their ids one entity). ``"recbole"`` reads ``ml-100k.link`` as it is (1,598 films, most of them linked to
     another film: kept to show the mistake).
     """
     from llmrec_ref.kgdata import read_kg_files, repair_link

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["transe_distance", "margin_loss", "typed_pools", "corrupt", "split_triples", "TransE", "train_transe",
-           "degree_scores", "filtered_ranks", "link_prediction"]
+__all__ = ["transe_distance", "margin_loss", "typed_pools", "corrupt", "bernoulli_p_head", "split_triples", "TransE",
+           "train_transe", "degree_scores", "filtered_ranks", "link_prediction"]
 
 
 def _check_triples(triples, n_entities: int | None = None, n_relations: int | None = None) -> torch.Tensor:
@@ -98,6 +98,18 @@ def corrupt(triples: torch.Tensor, n_entities: int, generator: torch.Generator |
     out[:, 0] = torch.where(head, random, triples[:, 0])
     out[:, 2] = torch.where(head, triples[:, 2], random)
     return out
+
+
+def bernoulli_p_head(triples, n_relations: int) -> torch.Tensor:
+    """(R,) the probability of corrupting the head of relation r, tph / (tph + hpt) (tails per head,
+    heads per tail; Wang et al., 2014): a film's many actors are rarely turned into another of its actors."""
+    t = _check_triples(triples, n_relations=n_relations)
+    tph, hpt = torch.zeros(n_relations), torch.zeros(n_relations)
+    for r in t[:, 1].unique():
+        rows = t[t[:, 1] == r]
+        tph[r] = len(rows) / len(rows[:, 0].unique())
+        hpt[r] = len(rows) / len(rows[:, 2].unique())
+    return tph / (tph + hpt).clamp(min=1e-12)
 
 
 def split_triples(triples, frac: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,15 +203,7 @@ def train_transe(triples, n_entities: int, n_relations: int, dim: int = 64, marg
         raise ValueError(f"epochs and batch_size must be >= 1, lr and margin > 0; got {epochs}, {batch_size}, "
                          f"{lr}, {margin}")
     model = TransE(n_entities, n_relations, dim, seed)
-    p_head: torch.Tensor | float = 0.5
-    if bernoulli:
-        tph = torch.zeros(n_relations)
-        hpt = torch.zeros(n_relations)
-        for r in t[:, 1].unique():
-            rows = t[t[:, 1] == r]
-            tph[r] = len(rows) / len(rows[:, 0].unique())
-            hpt[r] = len(rows) / len(rows[:, 2].unique())
-        p_head = tph / (tph + hpt).clamp(min=1e-12)
+    p_head = bernoulli_p_head(t, n_relations) if bernoulli else 0.5
     pools = typed_pools(t) if typed else None
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.SparseAdam(list(model.parameters()), lr=lr)

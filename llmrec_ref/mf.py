@@ -85,12 +85,18 @@ class MFNet(nn.Module):
             nn.init.normal_(emb.weight, std=init_std)
         self.item_bias = nn.Parameter(torch.zeros(n_items + 1))  # b: (V,)
 
+    def item_vectors(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """q_i of ``items`` (any shape (...) -> (..., d)), or of every item (V, d) when None."""
+        return self.item_emb.weight if items is None else self.item_emb(items)
+
     def forward(self, users: torch.Tensor) -> torch.Tensor:
-        return self.user_emb(users) @ self.item_emb.weight.T + self.item_bias  # (B, d) @ (d, V) -> (B, V)
+        return self.user_emb(users) @ self.item_vectors().T + self.item_bias  # (B, d) @ (d, V) -> (B, V)
 
 
 class MF(Recommender):
     """Matrix factorisation s_ui = p_u . q_i + b_i, trained with BPR on (user, item, sampled negative)."""
+
+    config_class = MFConfig  # what a checkpoint's config is read back as
 
     def __init__(self, config: MFConfig | None = None, **overrides) -> None:
         if config is not None and not isinstance(config, MFConfig):
@@ -125,7 +131,7 @@ class MF(Recommender):
                 and (self.n_users_, self.n_items_) == (n_users, n_items)):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(c.seed)
-                self.network_ = MFNet(n_users, n_items, c.d_model, c.init_std)
+                self.network_ = self._network(n_users, n_items)
         self.n_users_, self.n_items_ = n_users, n_items
         self.item_counts_ = item_counts(train, n_items)
         users = torch.tensor(train["user_id"].to_numpy(dtype=np.int64))
@@ -135,12 +141,13 @@ class MF(Recommender):
 
         def batch_loss(batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
             """BPR over ``n_negatives`` sampled unseen items per (user, positive) pair."""
+            extra = self._extra_loss(generator)  # 0 here; a subclass's second objective (cke: the graph's)
             net, pos = self.network_, batch["items"]  # (B,)
             u = net.user_emb(batch["users"])  # (B, d)
             neg = self._negatives(batch["users"], positive, generator)  # (B, N)
-            s_pos = (u * net.item_emb(pos)).sum(-1) + net.item_bias[pos]  # (B,)
-            s_neg = (u[:, None] * net.item_emb(neg)).sum(-1) + net.item_bias[neg]  # (B, N)
-            return losses.bpr_loss(s_pos, s_neg)
+            s_pos = (u * net.item_vectors(pos)).sum(-1) + net.item_bias[pos]  # (B,)
+            s_neg = (u[:, None] * net.item_vectors(neg)).sum(-1) + net.item_bias[neg]  # (B, N)
+            return losses.bpr_loss(s_pos, s_neg) + extra
 
         validate = None
         if valid is not None and len(valid):
@@ -151,6 +158,14 @@ class MF(Recommender):
                                      weight_decay=c.weight_decay, seed=c.seed, device=c.device,
                                      verbose=c.verbose, validate=validate, name="MF")
         return self
+
+    def _network(self, n_users: int, n_items: int) -> MFNet:
+        """A fresh network (torch's global generator is seeded with ``config.seed`` just before)."""
+        return MFNet(n_users, n_items, self.config.d_model, self.config.init_std)
+
+    def _extra_loss(self, generator: torch.Generator) -> torch.Tensor | float:
+        """A loss added to BPR at every step, computed first (before the step's negatives are drawn): none for MF."""
+        return 0.0
 
     @torch.no_grad()
     def score(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> torch.Tensor:
@@ -172,15 +187,19 @@ class MF(Recommender):
         tensors = {"net." + k: v for k, v in self.network_.state_dict().items()}
         return meta, tensors | {"item_counts": self.item_counts_}
 
+    def _saved_network(self, meta: dict, tensors: dict[str, torch.Tensor]) -> MFNet:
+        """An empty network of the shapes a checkpoint holds, for ``load`` to fill."""
+        return MFNet(self.n_users_, self.n_items_, self.config.d_model, self.config.init_std)
+
     @classmethod
     def _from_state(cls, meta: dict, tensors: dict[str, torch.Tensor], device: str) -> MF:
-        model = cls(config_from(MFConfig, meta["config"], device=device))
+        model = cls(config=config_from(cls.config_class, meta["config"], device=device))
         model.n_users_, model.n_items_ = meta["n_users"], meta["n_items"]
-        model.network_ = MFNet(model.n_users_, model.n_items_, model.config.d_model, model.config.init_std)
+        model.network_ = model._saved_network(meta, tensors)
         try:
             model.network_.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         except RuntimeError as err:
-            raise ValueError(f"the checkpoint's weights do not fit its MF config: {err}") from err
+            raise ValueError(f"the checkpoint's weights do not fit its {cls.__name__} config: {err}") from err
         model.network_.to(device).eval()
         model.item_counts_, model.train_log_ = tensors["item_counts"], meta["train_log"]
         return model

@@ -40,12 +40,20 @@ def transe_head_grads(h, r, t, h_bad, gamma):
 
 
 def _tails(triples, item_entity, relation):
-    film_of = {int(e): i for i, e in enumerate(item_entity) if e >= 0}
+    of_entity: dict[int, set] = {}
+    for head, rel, tail in triples.tolist():
+        if rel == relation:
+            of_entity.setdefault(head, set()).add(tail)
+    return [of_entity.get(int(e), set()) if e >= 0 else set() for e in item_entity]
+
+
+def shared_counts_one_item_per_entity(triples, item_entity, relation, liked):
+    film_of = {int(e): i for i, e in enumerate(item_entity) if e >= 0}  # a film listed twice keeps one id
     tails = [set() for _ in item_entity]
     for head, rel, tail in triples.tolist():
         if rel == relation and head in film_of:
             tails[film_of[head]].add(tail)
-    return tails
+    return np.array([sum(1 for j in set(liked) if j != i and tails[i] & tails[j]) for i in range(len(tails))])
 
 
 def shared_counts(triples, item_entity, relation, liked):
@@ -83,6 +91,7 @@ WRONG = [
     (ch08.ex2, {"transe_head_grads": lambda h, r, t, hb, gamma: _grads(h, r, t, hb, 1e9)}, "hinge is flat"),
     (ch08.ex3, {"shared_counts": shared_counts_with_self}, "shares its director with itself"),
     (ch08.ex3, {"shared_counts": shared_counts_tails}, "count liked \\*films\\*, not shared tails"),
+    (ch08.ex3, {"shared_counts": shared_counts_one_item_per_entity}, "two item ids can share one entity"),
     (ch08.ex3, {"shared_counts": lambda tr, ie, rel, liked: shared_counts(tr, ie, rel, liked)[1:]}, "one count per item"),
     (ch08.ex3, {"shared_counts": lambda tr, ie, rel, liked: shared_counts(tr, ie, 0, liked)}, "counts differ"),
 ]

@@ -74,6 +74,7 @@ ch08.ex2(globals())
 #
 # - `triples`: `(N, 3)` int array of (head, relation, tail) codes, films as heads (film → director);
 # - `item_entity`: `(n_items + 1,)` the entity code of each item id, `-1` if not linked (row 0 is padding);
+#   two ids may share an entity (the repaired link gives a film that ML-100k lists twice one entity);
 # - `relation`: the relation code to follow; `liked`: a list of item ids.
 #
 # Return an int array of shape `(n_items + 1,)`: for each item id i, the number of liked items
@@ -82,16 +83,12 @@ ch08.ex2(globals())
 
 # %% tags=["solution"]
 def shared_counts(triples, item_entity, relation, liked):
-    n = len(item_entity)
-    film_of = np.full(int(max(triples[:, 0].max(), item_entity.max())) + 1, -1)
-    linked = np.flatnonzero(item_entity >= 0)
-    film_of[item_entity[linked]] = linked
-    rows = triples[(triples[:, 1] == relation) & (film_of[triples[:, 0]] >= 0)]
-    tails_of = [set() for _ in range(n)]
-    for head, _, tail in rows:
-        tails_of[film_of[head]].add(int(tail))
+    of_entity = {}                                                        # entity -> its tails of `relation`
+    for head, _, tail in triples[triples[:, 1] == relation]:
+        of_entity.setdefault(int(head), set()).add(int(tail))
+    tails_of = [of_entity.get(int(e), set()) if e >= 0 else set() for e in item_entity]  # per item id
     liked = set(int(j) for j in liked)
-    return np.array([sum(1 for j in liked if j != i and tails_of[i] & tails_of[j]) for i in range(n)])
+    return np.array([sum(1 for j in liked if j != i and tails_of[i] & tails_of[j]) for i in range(len(item_entity))])
 
 
 # %%

@@ -73,15 +73,16 @@ def ex2(ns: dict) -> None:
 
 
 def _graph(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
-    """Films 0..9 (items 1..10, item 11 unlinked), directors 10..13 (relation 0, film -> director,
-    some films with two), actors 14..19 (relation 1); a few duplicate triples."""
+    """Films 0..9 (items 1..10, item 11 unlinked, item 12 a second id of film 0, as ML-100k lists some
+    films twice and the repaired link gives both ids the film's entity), directors 10..13 (relation 0,
+    film -> director, some films with two), actors 14..19 (relation 1); a few duplicate triples."""
     directed = [(f, 0, 10 + int(rng.integers(0, 4))) for f in range(10)]
     directed += [(f, 0, 10 + int(rng.integers(0, 4))) for f in rng.choice(10, 3, replace=False)]
     acted = [(f, 1, 14 + int(rng.integers(0, 6))) for f in range(10) for _ in range(2)]
     twins = [(f, rel, e) for f in (0, 1) for rel, e in ((0, 10), (0, 11), (1, 14), (1, 15))]  # share two tails
     triples = np.array(directed + acted + twins + directed[:2], dtype=np.int64)
-    item_entity = np.concatenate([[-1], np.arange(10), [-1]]).astype(np.int64)  # (12,) items 0..11
-    return triples[rng.permutation(len(triples))], item_entity, 11
+    item_entity = np.concatenate([[-1], np.arange(10), [-1, 0]]).astype(np.int64)  # (13,) items 0..12
+    return triples[rng.permutation(len(triples))], item_entity, 12
 
 
 def ex3(ns: dict) -> None:
@@ -99,16 +100,21 @@ def ex3(ns: dict) -> None:
                f"got {got.shape}.")
         # identity: S = 1[A A^T > 0] with A the (item, tail) incidence; counts = S @ liked - self
         rows = triples[triples[:, 1] == relation]
-        item_of = {int(e): i for i, e in enumerate(item_entity) if e >= 0}
-        A = np.zeros((n_items + 1, int(triples[:, 2].max()) + 1))
-        for head, _, tail in rows:
-            if int(head) in item_of:
-                A[item_of[int(head)], tail] = 1
+        by_entity = np.zeros((int(triples[:, [0, 2]].max()) + 1, int(triples[:, 2].max()) + 1))
+        by_entity[rows[:, 0], rows[:, 2]] = 1                                   # (entities, tails) incidence
+        A = np.where((item_entity >= 0)[:, None], by_entity[np.maximum(item_entity, 0)], 0.0)  # (items, tails)
         share = (A @ A.T) > 0
         y = np.zeros(n_items + 1)
         y[liked] = 1
         expected = share.astype(int) @ y - np.diag(share) * y
         wrong = not np.array_equal(got, expected)
+        one_item = np.zeros_like(A)                  # the mistake: one item per entity (a dict keeps the last id)
+        for e, k in {int(e): k for k, e in enumerate(item_entity) if e >= 0}.items():
+            one_item[k] = by_entity[e]
+        lost = (one_item @ one_item.T) > 0
+        if wrong and np.array_equal(got, lost.astype(int) @ y - np.diag(lost) * y):
+            expect(False, name, "two item ids can share one entity (a film listed twice; here items 1 and 12): give "
+                   "every item the tails of its own entity, item_entity[i], not one item per entity.")
         if wrong and np.array_equal(got, share.astype(int) @ y):
             expect(False, name, "a liked film shares its director with itself: do not count the item itself.")
         if wrong and np.array_equal(got, (A @ A.T) @ y - np.diag(A @ A.T) * y):
