@@ -85,8 +85,13 @@ def ex2(ns: dict) -> None:
             seen = torch.rand(U, n, generator=gen) < share
         seen[0, int(scores[0].argmax())] = True  # user 0's best item is seen: forgetting the mask shows
         given = [scores.clone(), seen.clone()]
-        out = torch.as_tensor(call(fn, name, given[0], k, given[1]))
+        out = call(fn, name, given[0], k, given[1])
         _unchanged(name, given, [scores, seen])
+        try:
+            out = torch.as_tensor(out)
+        except (TypeError, ValueError, RuntimeError):
+            expect(False, name, f"return one (n_users, k) = ({U}, {k}) tensor of item indices, not a "
+                   f"{type(out).__name__} (a (values, indices) pair? return the indices only).")
         expect(tuple(out.shape) == (U, k), name, f"return a (n_users, k) = ({U}, {k}) tensor of item indices, "
                f"got {tuple(out.shape)}" + (" (the list always holds k items, seen ones filling it up)."
                                             if share is None or share > 0.5 else "."))
