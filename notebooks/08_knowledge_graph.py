@@ -550,9 +550,9 @@ print("q_i = eta_i + v_e(i) (eta_i if unlinked), by hand == CKENet.item_vectors(
 # kept: 97,554 ratings) found BPR NDCG@10 0.2884 and CKE 0.2844, KGCN 0.2705, KGAT 0.2814 — no gain
 # either, though with a link that points at the wrong films that was expected. (This course's
 # MF-BPR on those same 97,554 ratings: NDCG@10 0.316.) The graph vectors
-# in chapter 05's ContextRec (the fixed TransE film vectors projected into its item table through
-# chapter 07's `item_repr="id+text"` slot, leave-one-out on all ratings) change nothing either:
-# NDCG@10 0.098 with and without them, +0.0009 [−0.0089, +0.0124].
+# in chapter 05's ContextRec (the fixed TransE film vectors projected into its item table as a
+# source of its own, `item_repr="id+kg"` with `set_item_vectors("kg", vectors)`, leave-one-out on
+# all ratings) change nothing either: NDCG@10 0.098 with and without them, +0.0009 [−0.0089, +0.0124].
 #
 # ## Summary
 #

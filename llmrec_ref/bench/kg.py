@@ -24,7 +24,7 @@ of part 2. Four parts:
    it loads a graph), on the random 8:1:1 split per user (``split.random_split``, seeded) and on
    leave-one-out, full ranking, paired difference of NDCG@10; then ContextRec with chapter 05's
    ML-100k settings, ID-only against ID + a learned projection of the fixed TransE film vectors
-   (the ``item_repr="id+text"`` slot fed with graph vectors), leave-one-out on all ratings.
+   (``item_repr="id+kg"``, ``set_item_vectors("kg", ...)``), leave-one-out on all ratings.
 """
 
 from __future__ import annotations
@@ -133,10 +133,10 @@ def _warm(ml, transe, g, seed: int) -> list[dict]:
     split, items, n_items = load_split("ml-100k", seed=seed)
     T = entity_vectors(transe.entity, g.item_entity)
     res, rows = {}, []
-    for name, overrides in (("ContextRec, ID table", {}), ("ContextRec, ID + TransE vectors", {"item_repr": "id+text"})):
+    for name, overrides in (("ContextRec, ID table", {}), ("ContextRec, ID + TransE vectors", {"item_repr": "id+kg"})):
         model = build(dict(ML, verbose=False), None, split.train, items, n_items, seed=seed, **overrides)
         if overrides:
-            model.set_item_text(T)
+            model.set_item_vectors("kg", T)
         with timed() as t:
             model.fit(split.train, split.valid)
         res[name] = full_ranking(model, split, ks=(10,), n_boot=1000)
