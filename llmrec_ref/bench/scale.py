@@ -14,7 +14,8 @@ pays the same start-up.
 The last row fits ``seconds per epoch = c * events^a`` over the 1-process rows (least
 squares in log-log): ``a`` near 1 means the cost per event stays flat as the data grows.
 
-Printed first (``--catalogue``, on by default): what the catalogue alone costs. The smallest
+Printed before the ladder's table (``--catalogue``, on by default, run after the ladder so that
+the ladder's processes do not inherit its memory): what the catalogue alone costs. The smallest
 rung's log trains one epoch in one process with item tables of 10,000, 100,000 and 1,000,000
 rows (the extra items are never seen): the events are the same, so any growth is a per-step
 cost proportional to the catalogue (the item table's dense gradient and Adam's update of every
@@ -133,8 +134,6 @@ def run(rungs: int = len(RUNGS), processes: tuple[int, ...] = (1, 2), batch_size
         raise ValueError(f"--rungs must lie in 1..{len(RUNGS)}, got {rungs}")
     if any(p < 1 for p in processes):
         raise ValueError(f"--processes must be >= 1, got {processes}")
-    if catalogue:
-        _catalogue_rows(batch_size)
     rows, fit = [], []
     for n_users, n_items in RUNGS[:rungs]:
         base = None
@@ -149,6 +148,8 @@ def run(rungs: int = len(RUNGS), processes: tuple[int, ...] = (1, 2), batch_size
                          "ndcg@10 (1 epoch)": round(r["ndcg@10"], 4)})
             if world == processes[0]:
                 fit.append((r["events"], r["train s"]))
+    if catalogue:  # after the ladder: a process started from this one would inherit its peak memory
+        _catalogue_rows(batch_size)
     if len(fit) >= 2:
         x, y = np.log([e for e, _ in fit]), np.log([s for _, s in fit])
         slope = float(np.polyfit(x, y, 1)[0])
