@@ -103,7 +103,7 @@ BLOCK_SCORES = 2**25  # at most this many scores (128 MiB of float32) in one blo
 
 def block_users(n_items: int) -> int:
     """How many users ``rank_heldout`` scores at once: ``CHUNK``, or fewer so that a block holds
-    at most ``BLOCK_SCORES`` scores (64 users for a million items)."""
+    at most ``BLOCK_SCORES`` scores (33 users for a million items)."""
     return max(1, min(CHUNK, BLOCK_SCORES // max(n_items, 1)))
 
 
