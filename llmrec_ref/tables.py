@@ -1,7 +1,7 @@
 """Markdown tables: rows of dicts printed as a table, and a table of the results page read back.
 
 ``markdown_table`` is how every ``python -m llmrec_ref bench TOPIC`` and the grader print their
-rows; ``read_table`` is its inverse, used by chapters 00 and 06 to read a section of
+rows; ``read_table`` is its inverse, used by chapters 00, 06 and 11 to read a section of
 ``docs/results.md`` (e.g. the baseline table) instead of copying its numbers.
 """
 

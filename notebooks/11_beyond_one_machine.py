@@ -265,25 +265,12 @@ from pathlib import Path
 
 import numpy as np
 
-
 import llmrec_ref
+from llmrec_ref.tables import read_table  # a markdown table of the results page, as rows
 
 RESULTS = Path(llmrec_ref.__file__).resolve().parents[1] / "docs" / "results.md"  # the repository's results page
 
-
-def results_table(heading: str, path: Path = RESULTS) -> pd.DataFrame:
-    """The first markdown table under the heading that starts with ``heading`` in the results page."""
-    text = path.read_text(encoding="utf8")
-    block = []
-    for line in text[text.index(heading):].splitlines()[1:]:
-        if line.startswith("|"):
-            block.append([c.strip() for c in line.strip().strip("|").split("|")])
-        elif block:
-            break
-    return pd.DataFrame(block[2:], columns=block[0])  # block[1] is the |---| line
-
-
-ladder = results_table("## Scale ladder")
+ladder = pd.DataFrame(read_table(RESULTS.read_text(encoding="utf8"), "## Scale ladder"))
 ladder = ladder[ladder["users"].str.isdigit()]
 numbers = ["users", "items", "train events", "processes", "events/s", "x 1 process", "epoch s", "full ranking s",
            "peak MB"]
