@@ -9,7 +9,9 @@ Derived in notebooks/05_loss_derivation; the contract itself is written out in
 2. ``score(users, history, query=None)`` gives a float32 ``(len(users), n_items_ + 1)`` tensor,
    column 0 = -inf, every other entry finite; ``uses_query`` is a bool;
 3. the same settings give bitwise the same scores after a refit and in a new model;
-4. a user without history and an empty history frame are scored (finite, right shape);
+4. a user without history and an empty history frame are scored (finite, right shape), and a
+   user's scores stay the same (to 1e-5) when the other users' rows are left out of
+   ``history`` and ``query`` (evaluation scores each block of users with its own rows);
 5. an unfitted model's ``score`` raises ``ValueError`` saying to call ``fit``; a config-based
    model refuses an unknown setting with a ``ValueError`` naming it;
 6. models that can be saved load back (``Class.load``) with bitwise-equal scores, and ``load``
@@ -119,6 +121,16 @@ def check_recommender(make: Callable[[], object], train: pd.DataFrame, valid: pd
         require(tuple(s.shape) == (3, n_items + 1) and bool(torch.isfinite(s[:, 1:]).all()),
                 "an empty history must give finite scores")
         done.append("unknown users and empty history scored")
+
+        # 4b. a user's scores read only that user's rows (evaluation scores blocks of users that way)
+        few = users[:3]
+        own = history[history["user_id"].isin(few)]
+        own_q = None if q is None else q[q["user_id"].isin(few)]
+        s = model.score(few, own, query=own_q)
+        require(torch.allclose(s[:, 1:], scores[:3, 1:], rtol=1e-5, atol=1e-5),
+                "a user's scores must depend only on that user's rows of history and query "
+                "(scoring with the other users' rows removed changed them)")
+        done.append("scores read only the user's own rows")
 
     # 5b. settings are checked where they are made
     if hasattr(model, "config"):

@@ -116,6 +116,20 @@ def _rows_of(frame: pd.DataFrame, users: np.ndarray) -> np.ndarray:
     return np.where(users[pos] == ids, pos, -1)
 
 
+def _by_block(frame: pd.DataFrame, rows: np.ndarray):
+    """``part(lo, hi)``: the rows of ``frame`` whose user is at positions lo..hi-1 of the sorted
+    users (``rows`` from ``_rows_of``), in ``frame``'s order. One stable sort up front, so each
+    block costs its own rows, not the whole log's (a million-item catalogue has 3,000 blocks)."""
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+
+    def part(lo: int, hi: int) -> pd.DataFrame:
+        a, b = np.searchsorted(sorted_rows, [lo, hi])
+        return frame.iloc[np.sort(order[a:b])]
+
+    return part
+
+
 def _block_matrix(frame: pd.DataFrame, rows: np.ndarray, lo: int, hi: int, n_items: int) -> torch.Tensor:
     """Boolean (hi - lo, n_items) interaction matrix of the users at positions lo..hi-1."""
     keep = (rows >= lo) & (rows < hi)
@@ -138,6 +152,11 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     items that were also in the history (masked, so they can never be hit). Novelty uses
     p_i = (users with i in history + 1) / (users + 1).
 
+    Each block's users are scored with their own rows of ``history`` (and of ``heldout`` for
+    the request context) only: the contract (``llmrec_ref.recommender``) says a user's scores
+    depend on that user's rows alone, and passing the whole log to every block would make
+    the evaluation of a large catalogue (many small blocks) cost blocks x log rows.
+
     ``shard`` (see ``llmrec_ref.distributed``) splits the blocks between processes: this one
     ranks blocks ``rank, rank + world, ...`` and ``shard.gather`` collects every process's
     blocks, which are put back in user order. The blocks, and so every score, are the same as
@@ -154,17 +173,19 @@ def rank_heldout(model: object, history: pd.DataFrame, heldout: pd.DataFrame, n_
     counts = np.bincount(pairs["item_id"].to_numpy(dtype=np.int64), minlength=n_items + 1)[1:]
     popularity = torch.tensor((counts + 1) / (history["user_id"].nunique() + 1))  # (I,)
     truth_rows, seen_rows = _rows_of(heldout, users_np), _rows_of(history, users_np)
+    history_of, heldout_of = _by_block(history, seen_rows), _by_block(heldout, truth_rows)
     rank, world = (0, 1) if shard is None else (shard.rank, shard.world)
     blocks, excluded = [], 0
     size = block_users(n_items)
     for start in range(rank * size, len(users), world * size):
         stop = min(start + size, len(users))
-        scores = _score(model, users[start:stop], history, n_items, heldout)[:, 1:]  # (C, I)
+        block_history, block_heldout = history_of(start, stop), heldout_of(start, stop)
+        scores = _score(model, users[start:stop], block_history, n_items, block_heldout)[:, 1:]  # (C, I)
         truth = _block_matrix(heldout, truth_rows, start, stop, n_items)  # (C, I)
         seen = _block_matrix(history, seen_rows, start, stop, n_items)    # (C, I)
         blocks.append((start, metrics.rank_users(scores, truth, seen if exclude_seen else None, ks,
                                                  popularity, with_auc)))
-        excluded += int((truth & seen).sum()) if exclude_seen else 0
+        excluded += int(seen[truth].sum()) if exclude_seen else 0  # held-out items also in the history
     if shard is not None:
         gathered = shard.gather((blocks, excluded))
         blocks = sorted((b for part, _ in gathered for b in part), key=lambda b: b[0])

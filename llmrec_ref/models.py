@@ -412,6 +412,8 @@ class ContextRec(Recommender):
             s = net.logits(h, x, key_mask, last=True, table=table)  # (U, V)
             out.append(self._fallback(s, ~key_mask.any(1), self.item_counts_, "history").cpu())
         net.train(was_training)
+        if len(out) == 1:  # one block (evaluation's blocks have at most 512 users): no copy
+            return out[0]
         return torch.cat(out) if out else torch.zeros(0, self.n_items_ + 1)
 
     # ---------------------------------------------------------------- checkpoints

@@ -11,7 +11,9 @@ baselines). In the spirit of scikit-learn's estimators:
 - ``score(users, history, query=None) -> (len(users), n_items + 1)`` float32 scores, column 0
   (padding) = -inf. ``history`` is the log the model may condition on; ``query`` is the context
   of each user's request (time, device, never the outcome), read only by models whose
-  ``uses_query`` is True, so a wrapper can tell whether to pass it on.
+  ``uses_query`` is True, so a wrapper can tell whether to pass it on. A user's row depends
+  only on that user's rows of ``history`` and ``query`` (evaluation scores blocks of users with
+  their own rows only).
 - ``train_log_``: one dict per epoch (neural models) or per setting tried (a grid search).
 - Learned models ``save(path)`` and ``Class.load(path)``: ``{"class", "meta" (JSON), "tensors",
   "sha256"}`` read back with ``torch.load(weights_only=True)``; ``load`` refuses another class's

@@ -119,7 +119,14 @@ def test_the_check_passes_a_minimal_model_and_catches_each_broken_rule(split):
             self.n_items_ = getattr(self, "n_items_", 3)
             return super().score(users, history)
 
+    class ReadsEveryone(Broken):  # scores from the whole log's popularity, not the user's own rows
+        def score(self, users, history, query=None):
+            s = super().score(users, history)
+            counts = torch.bincount(torch.tensor(history["item_id"].to_numpy()), minlength=s.shape[1])
+            return s + counts[None, :s.shape[1]].float()
+
     for cls, match in [(ChangesSettings, "changed its settings \\['k'\\]"), (NoPadding, "column 0"),
-                       (NotSelf, "return self"), (Unseeded, "bitwise the same"), (NoFitCheck, "before fit")]:
+                       (NotSelf, "return self"), (Unseeded, "bitwise the same"), (NoFitCheck, "before fit"),
+                       (ReadsEveryone, "only on that user's rows")]:
         with pytest.raises(AssertionError, match=match):
             check_recommender(cls, split.train, split.valid)
