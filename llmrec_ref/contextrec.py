@@ -186,6 +186,17 @@ class ContextRecNet(nn.Module):
             e = part if e is None else e + part
         return e
 
+    def item_rows(self, rows: torch.Tensor, sparse: bool = False) -> torch.Tensor:
+        """(R,) item ids -> (R, d): those rows of ``item_table()`` alone. With ``sparse`` the ID
+        table's gradient is a sparse tensor holding only these rows (for ``torch.optim.SparseAdam``),
+        so a training step over a huge catalogue costs the rows it touches."""
+        e = None if self.item_emb is None else nn.functional.embedding(
+            rows, self.item_emb.weight, padding_idx=0, sparse=sparse)  # (R, d)
+        for s in self.fixed_sources:
+            part = getattr(self, f"{s}_proj")(getattr(self, f"item_{s}")[rows])  # (R, d_s) @ (d_s, d) -> (R, d)
+            e = part if e is None else e + part
+        return e
+
     def encode(self, items: torch.Tensor, context: dict | None = None,
                table: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Embed + encode (B, T) ids -> (hidden h (B, T, d), inputs x (B, T, d)); T cut to max_len.

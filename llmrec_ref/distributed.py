@@ -36,7 +36,7 @@ import os
 import socket
 import tempfile
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,9 +117,11 @@ class Shard:
 
     def step(self, module: nn.Module, rows: dict[str, torch.Tensor], idx: torch.Tensor,
              batch_loss: Callable, gen: torch.Generator,
-             batch_weight: Callable[[dict[str, torch.Tensor]], int] | None, device) -> torch.Tensor:
+             batch_weight: Callable[[dict[str, torch.Tensor]], int] | None, device,
+             sparse: Sequence[nn.Parameter] = ()) -> torch.Tensor:
         """One step's gradients, summed over processes, for the global batch ``idx``; returns
-        the single-process batch loss (the same on every process)."""
+        the single-process batch loss (the same on every process). ``sparse``: parameters whose
+        gradients are sparse tensors (only the rows a process touched travel)."""
         mine = idx[(idx >= self.offset) & (idx < self.offset + len(next(iter(rows.values()))))] - self.offset
         batch = {k: v[mine].to(device) for k, v in rows.items()}
         weight = len(mine) if batch_weight is None else int(batch_weight(batch)) if len(mine) else 0
@@ -135,9 +137,17 @@ class Shard:
         # gradients: sum over processes; a parameter no process used keeps grad None (Adam skips it)
         used = self._sum(torch.tensor([float(p.grad is not None) for p in params]))
         grads = [p for p, u in zip(params, used, strict=True) if u > 0]
+        is_sparse = {id(p) for p in sparse}
         for p in grads:
-            if p.grad is None:
+            if p.grad is None and id(p) in is_sparse:  # no row touched here: an empty sparse gradient
+                p.grad = torch.sparse_coo_tensor(torch.zeros(1, 0, dtype=torch.long, device=p.device),
+                                                 p.new_zeros((0, *p.shape[1:])), p.shape)
+            elif p.grad is None:
                 p.grad = torch.zeros_like(p)
+        for p in grads:
+            if id(p) in is_sparse:
+                p.grad = self._sum_sparse(p.grad)
+        grads = [p for p in grads if id(p) not in is_sparse]
         tables = [p for p in grads if p.dim() == 2 and p.shape[0] > TABLE_ROWS]
         dense = [p for p in grads if not any(p is t for t in tables)]
         if dense:  # one all-reduce for every small tensor
@@ -160,6 +170,27 @@ class Shard:
         dist.broadcast(state, src=src, group=self.group)
         gen.set_state(state.cpu())
         return self._sum(loss.reshape(1))[0]
+
+
+    def _sum_sparse(self, grad: torch.Tensor) -> torch.Tensor:
+        """The sum over processes of a sparse (rows, ...) gradient: every process's rows and values
+        are gathered (padded to the longest), concatenated in rank order and summed per row, so
+        every process builds the same tensor."""
+        g = grad.coalesce()
+        rows, values = g.indices()[0], g.values()  # (n,), (n, ...)
+        sizes = self._sum(torch.eye(self.world, dtype=torch.long)[self.rank] * len(rows))  # (world,)
+        width = int(sizes.max())
+        pad_rows = torch.zeros(width, dtype=torch.long)
+        pad_rows[:len(rows)] = rows.cpu()
+        pad_values = torch.zeros((width, *values.shape[1:]), dtype=values.dtype)
+        pad_values[:len(rows)] = values.cpu()
+        all_rows = [torch.empty_like(pad_rows).to(self.device) for _ in range(self.world)]
+        all_values = [torch.empty_like(pad_values).to(self.device) for _ in range(self.world)]
+        dist.all_gather(all_rows, pad_rows.to(self.device), group=self.group)
+        dist.all_gather(all_values, pad_values.to(self.device), group=self.group)
+        rows = torch.cat([r[:n] for r, n in zip(all_rows, sizes.tolist(), strict=True)]).to(grad.device)
+        values = torch.cat([v[:n] for v, n in zip(all_values, sizes.tolist(), strict=True)]).to(grad.device)
+        return torch.sparse_coo_tensor(rows[None], values, grad.shape).coalesce()
 
 
 def init(backend: str | None = None) -> Shard:

@@ -92,6 +92,9 @@ class ContextRecConfig:
     epochs: int = 16                    # about a minute on ML-100k on a 2-core CPU
     lr: float = 3e-3
     weight_decay: float = 0.0
+    sparse_items: bool = False          # train the ID item table row-sparse with lazy Adam (SparseAdam): a step
+                                        # costs the rows its batch touches, not the catalogue (large
+                                        # catalogues; sampled losses only; a different optimiser than Adam)
     batch_size: int = 64
     patience: int = 5                   # epochs without a better validation NDCG@10 before stopping
     warm_start: bool = False            # fit continues from the current weights (same sizes) instead of anew
@@ -119,6 +122,15 @@ class ContextRecConfig:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         check_settings(self.epochs, self.lr, self.batch_size, self.patience, self.weight_decay, self.device)
+        if not isinstance(self.sparse_items, bool):
+            raise ValueError(f"sparse_items must be True or False, got {self.sparse_items!r}")
+        if self.sparse_items:
+            why = ("the full softmax touches every row at every step (use loss='sampled_softmax')"
+                   if self.loss == "softmax" else "SparseAdam has no weight decay (set weight_decay=0)"
+                   if self.weight_decay else "item_repr has no 'id' table to train row-sparse"
+                   if "id" not in item_sources(self.item_repr) else "")
+            if why:
+                raise ValueError(f"sparse_items=True does not apply here: {why}")
         dims = {f"{s}_dim": 1 for s in item_sources(self.item_repr) if s in FIXED_SOURCES}
         self.net_config(n_items=self.n_items or 1, features=(), request_features=(), **dims)  # sizes make a network
 
@@ -307,27 +319,45 @@ class ContextRec(Recommender):
             s = s.masked_fill(seen, float("-inf"))
         return s, targets[b, t]
 
+    def _negative_distribution(self) -> torch.Tensor:
+        """q_i = (count_i + 1)^0.75 / sum_j (count_j + 1)^0.75 over items 1..n: what sampled_softmax
+        draws its negatives from; computed once per fit (a million-item catalogue would pay it every step)."""
+        cached = getattr(self, "negative_q_", None)
+        if cached is None or cached[0] is not self.item_counts_:
+            q = (self.item_counts_[1:] + 1) ** 0.75
+            self.negative_q_ = cached = (self.item_counts_, (q / q.sum()).cpu())
+        return cached[1]
+
     def batch_loss(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> torch.Tensor:
         """The configured loss on every position of a batch that has a target."""
         c, net, items, targets = self.config, self.network_, batch["items"], batch["targets"]
         if c.loss == "softmax":
             return losses.full_softmax_loss(*self.position_scores(batch))
-        E = net.item_table()  # (V, d) computed once per batch
-        h, x = net.encode(items, batch, E)
+        V = net.config.n_items + 1
         keep = targets > 0  # (B, T)
-        hk, pos = h[keep], targets[keep]  # (P, d), (P,) positions with a target
-        bias = net.item_bias if net.item_bias is not None else torch.zeros(len(E), device=E.device)
-        pos_s = (hk * E[pos]).sum(-1) + bias[pos]  # (P,)
+        pos = targets[keep]  # (P,) the targets of the positions that have one
         if c.loss == "sampled_softmax":  # N negatives shared by the batch, drawn ~ count^0.75, log-Q corrected
-            q = (self.item_counts_[1:] + 1) ** 0.75
-            q = (q / q.sum()).to(h.device)  # (V - 1,) sampling distribution over items 1..n
-            neg = torch.multinomial(q.cpu(), c.n_negatives, replacement=True, generator=generator).to(h.device) + 1
-            neg_s = hk @ E[neg].T + bias[neg]  # (P, N)
+            q = self._negative_distribution()  # (V - 1,) over items 1..n, on the CPU
+            neg = torch.multinomial(q, c.n_negatives, replacement=True, generator=generator).to(items.device) + 1
+        else:
+            neg = torch.randint(1, V, pos.shape, generator=generator).to(items.device)  # one uniform negative
+        if c.sparse_items:  # only the rows the batch touches, gathered so their gradient is row-sparse
+            rows = torch.unique(torch.cat([items.new_zeros(1), items.reshape(-1), pos, neg]))  # (R,) rows[0] = 0
+            E = net.item_rows(rows, sparse=True)  # (R, d)
+            items, pos_e, neg_e = (torch.searchsorted(rows, t) for t in (items, pos, neg))  # ids -> rows of E
+        else:
+            E, pos_e, neg_e = net.item_table(), pos, neg  # (V, d) computed once per batch
+        h, x = net.encode(items, batch, E)
+        hk = h[keep]  # (P, d)
+        bias = net.item_bias if net.item_bias is not None else torch.zeros(V, device=E.device)
+        pos_s = (hk * E[pos_e]).sum(-1) + bias[pos]  # (P,)
+        if c.loss == "sampled_softmax":
+            neg_s = hk @ E[neg_e].T + bias[neg]  # (P, N)
             neg_s = neg_s.masked_fill(neg[None, :] == pos[:, None], float("-inf"))  # accidental hits
-            log_q = torch.cat([q[pos - 1][:, None], q[neg - 1][None, :].expand(len(pos), -1)], 1).log()
+            q = q.to(items.device)
+            log_q = torch.cat([q[pos - 1].log()[:, None], q[neg - 1].log()[None, :].expand(len(pos), -1)], 1)
             return losses.sampled_softmax_loss(pos_s, neg_s, log_q=log_q)
-        neg = torch.randint(1, len(E), pos.shape, generator=generator).to(h.device)  # one uniform negative
-        neg_s = (hk * E[neg]).sum(-1) + bias[neg]  # (P,)
+        neg_s = (hk * E[neg_e]).sum(-1) + bias[neg]  # (P,)
         if c.loss == "bpr":
             return losses.bpr_loss(pos_s, neg_s)
         return losses.bce_loss(torch.cat([pos_s, neg_s]), torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]))
@@ -367,7 +397,8 @@ class ContextRec(Recommender):
                                      weight_decay=c.weight_decay, seed=c.seed, device=c.device,
                                      verbose=c.verbose, validate=validate, name="ContextRec", shard=shard,
                                      batch_weight=lambda batch: int((batch["targets"] > 0).sum()),
-                                     checkpoint=checkpoint)
+                                     checkpoint=checkpoint,
+                                     sparse=[self.network_.item_emb.weight] if c.sparse_items else ())
         return self
 
     def inputs(self, users, history: pd.DataFrame, query: pd.DataFrame | None = None) -> dict[str, torch.Tensor]:

@@ -16,7 +16,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -48,7 +48,7 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
                validate: Callable[[], dict[str, float]] | None = None,
                monitor: str = "valid_ndcg@10", name: str = "model", shard=None,
                batch_weight: Callable[[dict[str, torch.Tensor]], int] | None = None,
-               checkpoint: str | os.PathLike | None = None) -> list[dict]:
+               checkpoint: str | os.PathLike | None = None, sparse: Sequence[nn.Parameter] = ()) -> list[dict]:
     """Minimise ``batch_loss`` over ``rows`` with Adam; returns one dict per epoch.
 
     ``rows`` maps names to tensors with the same first dimension N (one training row each);
@@ -75,6 +75,10 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
     process 0 only); if the file exists when training starts, training resumes from it and
     continues the same trajectory, to ``epochs`` in all. A checkpoint whose parameters do not
     fit ``module`` (another model, another catalogue size) is refused.
+
+    ``sparse``: parameters of ``module`` whose gradients ``batch_loss`` makes sparse (an
+    embedding looked up with ``sparse=True``); they are stepped by ``torch.optim.SparseAdam``
+    ("lazy" Adam: only the rows a step touched move, with their own moments), the rest by Adam.
     """
     check_settings(epochs, lr, batch_size, patience, weight_decay, device)
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -88,7 +92,7 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
     module.to(device)
     if shard is not None:
         n = shard.start(module, n)  # global rows; every process starts from process 0's weights
-    opt = torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = _optimizer(module, lr, weight_decay, sparse)
     log: list[dict] = []
     best, best_state, bad = -math.inf, None, 0
     if checkpoint is not None:
@@ -110,7 +114,7 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
             if shard is None:
                 loss = batch_loss({k: v[idx].to(device) for k, v in rows.items()}, gen)
             else:  # this process's part of the batch, gradients summed over processes
-                loss = shard.step(module, rows, idx, batch_loss, gen, batch_weight, device)
+                loss = shard.step(module, rows, idx, batch_loss, gen, batch_weight, device, sparse=sparse)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the loss became {loss.item()} in epoch {epoch} (lr={lr}); "
                                          "lower the learning rate or check the inputs for NaN")
@@ -145,6 +149,46 @@ def train_loop(module: nn.Module, rows: dict[str, torch.Tensor],
     return log
 
 
+class _Pair:
+    """Adam for the dense parameters (``None`` if there are none) and SparseAdam for the sparse
+    ones, stepped as one optimiser."""
+
+    def __init__(self, dense: torch.optim.Optimizer | None, sparse: torch.optim.Optimizer) -> None:
+        self.parts = {"dense": dense, "sparse": sparse}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.parts.values():
+            if opt is not None:
+                opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.parts.values():
+            if opt is not None:
+                opt.step()
+
+    def state_dict(self) -> dict:
+        return {k: {} if opt is None else opt.state_dict() for k, opt in self.parts.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, opt in self.parts.items():
+            if opt is not None:
+                opt.load_state_dict(state[k])
+
+
+def _optimizer(module: nn.Module, lr: float, weight_decay: float, sparse: Sequence[nn.Parameter]):
+    """Adam over ``module``'s parameters, or a ``_Pair`` when some of them (``sparse``) get sparse gradients."""
+    if not sparse:
+        return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+    ids = {id(p) for p in sparse}
+    if not ids <= {id(p) for p in module.parameters()}:
+        raise ValueError("sparse must hold parameters of module (e.g. [model.item_emb.weight])")
+    if weight_decay:
+        raise ValueError(f"weight_decay={weight_decay} cannot apply to sparse parameters (SparseAdam has none); "
+                         "use weight_decay=0")
+    dense = [p for p in module.parameters() if id(p) not in ids]
+    return _Pair(torch.optim.Adam(dense, lr=lr) if dense else None, torch.optim.SparseAdam(list(sparse), lr=lr))
+
+
 def _save_state(path: Path, module: nn.Module, opt, gen: torch.Generator, log: list[dict], best: float,
                 best_state: dict | None, bad: int) -> None:
     """Everything ``train_loop`` needs to continue, written to ``path`` atomically."""
@@ -174,6 +218,11 @@ def _resume(path: Path, module: nn.Module, opt, gen: torch.Generator) -> tuple[l
     if set(mine) != set(theirs) or wrong:
         raise ValueError(f"{path} was written for another model or catalogue "
                          f"({'; '.join(wrong) or 'different parameters'}); delete it or use another path")
+    written_sparse, sparse_now = "sparse" in state["optimizer"], isinstance(opt, _Pair)
+    if written_sparse != sparse_now:
+        raise ValueError(f"{path} was written {'with' if written_sparse else 'without'} sparse parameters "
+                         f"(sparse_items={written_sparse}) and this run is {'with' if sparse_now else 'without'} "
+                         "them; resume with the same setting, or delete the file")
     module.load_state_dict(theirs)
     opt.load_state_dict(state["optimizer"])
     gen.set_state(state["generator"])

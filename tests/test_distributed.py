@@ -19,6 +19,9 @@ SMALL = dict(n_items=N_ITEMS, d_model=8, n_heads=2, max_len=6, epochs=3, batch_s
              loss="sampled_softmax", n_negatives=10, patience=3, verbose=False)
 
 
+SPARSE = SMALL | dict(sparse_items=True, epochs=2)
+
+
 def make_split(n_users: int = 1100):
     """A log with more users than one evaluation block (512), so both processes rank blocks."""
     rng = np.random.default_rng(0)
@@ -39,8 +42,10 @@ def _fit_and_rank(shard: Shard) -> dict:
     split = make_split()
     model = ContextRec(**SMALL).fit(split.train, split.valid, shard=shard)
     res = rank_heldout(model, split.train, split.test, n_boot=50, shard=shard)
+    lazy = ContextRec(**SPARSE).fit(split.train, split.valid, shard=shard)  # row-sparse table, SparseAdam
     return {"log": model.train_log_, "state": model.network_.state_dict(), "per_user": res.per_user,
-            "means": res.means(), "users": res.users}
+            "means": res.means(), "users": res.users,
+            "sparse": {"log": lazy.train_log_, "state": lazy.network_.state_dict()}}
 
 
 def run_processes(world: int) -> dict:
@@ -56,8 +61,10 @@ def runs():
     split = make_split()
     model = ContextRec(**SMALL).fit(split.train, split.valid)
     single = rank_heldout(model, split.train, split.test, n_boot=50)
+    lazy = ContextRec(**SPARSE).fit(split.train, split.valid)
     return {"single": {"log": model.train_log_, "state": model.network_.state_dict(), "model": model,
-                       "per_user": single.per_user, "means": single.means()},
+                       "per_user": single.per_user, "means": single.means(),
+                       "sparse": {"log": lazy.train_log_, "state": lazy.network_.state_dict()}},
             1: run_processes(1), 2: run_processes(2)}
 
 
@@ -85,6 +92,17 @@ def test_two_processes_follow_the_single_process_trajectory(runs):
             keep[d:2 * d] = False
             value, other = value[keep], other[keep]
         torch.testing.assert_close(other, value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_a_sparse_item_table_trains_on_the_single_process_path_too(runs):
+    """sparse_items=True: each process's touched rows are gathered and summed (llmrec_ref.distributed)."""
+    single, one, two = runs["single"]["sparse"], runs[1]["sparse"], runs[2]["sparse"]
+    assert [r["loss"] for r in one["log"]] == [r["loss"] for r in single["log"]]
+    assert all(torch.equal(one["state"][k], v) for k, v in single["state"].items())
+    np.testing.assert_allclose([r["loss"] for r in two["log"]], [r["loss"] for r in single["log"]], rtol=1e-5)
+    torch.testing.assert_close(two["state"]["item_emb.weight"], single["state"]["item_emb.weight"],
+                               rtol=1e-4, atol=1e-5)
+    assert not torch.equal(single["state"]["item_emb.weight"], runs["single"]["state"]["item_emb.weight"])
 
 
 def test_two_process_evaluation_is_exact_and_counts_each_user_once(runs):
