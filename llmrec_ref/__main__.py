@@ -50,7 +50,8 @@ def _train(args: argparse.Namespace) -> int:
     from llmrec_ref.job import run_job
     from llmrec_ref.tables import markdown_table
 
-    row = run_job(args.dataset, args.out, args.checkpoint, args.epochs, args.batch_size, args.seed, args.preset)
+    row = run_job(args.dataset, args.out, args.checkpoint, args.epochs, args.batch_size, args.seed, args.preset,
+                  args.sparse_items)
     if os.environ.get("RANK", "0") == "0":
         print(markdown_table([row]))
     return 0
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--batch-size", type=positive_int, default=None,
                        help="the global batch, whatever the number of processes")
     train.add_argument("--seed", type=non_negative_int, default=0)
+    train.add_argument("--sparse-items", action="store_true",
+                       help="train the item table row-sparse with SparseAdam (large catalogues; sampled losses)")
 
     data = commands.add_parser("data", help="fetch data sets")
     data_cmd = data.add_subparsers(dest="action", required=True)

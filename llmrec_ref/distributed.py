@@ -141,7 +141,7 @@ class Shard:
         for p in grads:
             if p.grad is None and id(p) in is_sparse:  # no row touched here: an empty sparse gradient
                 p.grad = torch.sparse_coo_tensor(torch.zeros(1, 0, dtype=torch.long, device=p.device),
-                                                 p.new_zeros((0, *p.shape[1:])), p.shape)
+                                                 p.new_zeros((0, *p.shape[1:])), p.shape, check_invariants=False)
             elif p.grad is None:
                 p.grad = torch.zeros_like(p)
         for p in grads:
@@ -190,7 +190,7 @@ class Shard:
         dist.all_gather(all_values, pad_values.to(self.device), group=self.group)
         rows = torch.cat([r[:n] for r, n in zip(all_rows, sizes.tolist(), strict=True)]).to(grad.device)
         values = torch.cat([v[:n] for v, n in zip(all_values, sizes.tolist(), strict=True)]).to(grad.device)
-        return torch.sparse_coo_tensor(rows[None], values, grad.shape).coalesce()
+        return torch.sparse_coo_tensor(rows[None], values, grad.shape, check_invariants=False).coalesce()
 
 
 def init(backend: str | None = None) -> Shard:

@@ -35,9 +35,11 @@ def _check_folder(path: str | None, what: str) -> None:
 
 
 def run_job(dataset: str = "shop", out: str | None = None, checkpoint: str | None = None, epochs: int | None = None,
-            batch_size: int | None = None, seed: int = 0, preset: str | None = None) -> dict:
+            batch_size: int | None = None, seed: int = 0, preset: str | None = None,
+            sparse_items: bool = False) -> dict:
     """Train the preset (default: the first of ``recipes.PRESETS[dataset]``), evaluate it on the
-    test part, save it to ``out``; returns the row that process 0 prints."""
+    test part, save it to ``out``; returns the row that process 0 prints. ``sparse_items``: train
+    the item table row-sparse (``ContextRecConfig.sparse_items``; for large catalogues)."""
     _check_folder(out, "cannot save the model to")
     _check_folder(checkpoint, "cannot write the training state to")
     presets = recipes.PRESETS.get(dataset)
@@ -55,6 +57,7 @@ def run_job(dataset: str = "shop", out: str | None = None, checkpoint: str | Non
     settings, init_kind = presets[name]
     split, items, n_items = recipes.load_split(dataset, seed=seed)
     overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
+    overrides |= {"sparse_items": True} if sparse_items else {}
     model = recipes.build(settings, init_kind, split.train, items, n_items, seed=seed,
                           verbose=rank == 0, **overrides)
     start = time.perf_counter()

@@ -2,8 +2,9 @@
 
 The synthetic shop generates any size at its own events per user (about 100). Each rung
 (users, items) is generated with seed 0 and split by the next session; ContextRec (the shop's
-preset without text init, sampled softmax with 1,000 negatives) trains one epoch without
-validation, then the test sessions are ranked against the whole catalogue (blocks of users,
+preset without text init, sampled softmax with 1,000 negatives, and ``sparse_items=True``: the
+item table trains row-sparse, so a step costs the rows it touches; ``--dense-items`` for the
+ordinary dense table and Adam) trains one epoch without validation, then the test sessions are ranked against the whole catalogue (blocks of users,
 never users x items at once). Per rung and number of processes, one row: training events per
 second and seconds per epoch, full-ranking seconds, and the peak resident memory of the
 largest process. Each process runs one thread, so 2 processes use the 2 cores that 1 process
@@ -17,9 +18,9 @@ squares in log-log): ``a`` near 1 means the cost per event stays flat as the dat
 Printed before the ladder's table (``--catalogue``, on by default, run after the ladder so that
 the ladder's processes do not inherit its memory): what the catalogue alone costs. The smallest
 rung's log trains one epoch in one process with item tables of 10,000, 100,000 and 1,000,000
-rows (the extra items are never seen): the events are the same, so any growth is a per-step
-cost proportional to the catalogue (the item table's dense gradient and Adam's update of every
-row), which each process of a data-parallel job pays in full.
+rows (the extra items are never seen), dense and row-sparse: the events are the same, so any
+growth is a per-step cost proportional to the catalogue (a dense table's gradient and Adam's
+update of every row), which each process of a data-parallel job pays in full.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--processes", type=positive_int, nargs="+", default=[1, 2], help="process counts (default 1 2)")
     parser.add_argument("--batch-size", type=positive_int, default=256, help="global batch (default 256)")
     parser.add_argument("--no-catalogue", dest="catalogue", action="store_false",
-                        help="skip the table of the catalogue's own cost (1 process, about a minute)")
+                        help="skip the table of the catalogue's own cost (1 process, about two minutes)")
+    parser.add_argument("--dense-items", dest="sparse", action="store_false",
+                        help="train the ladder with the dense item table and Adam instead of sparse_items=True")
 
 
 def _port() -> int:
@@ -55,7 +58,8 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, n_users: int, n_items: int, batch_size: int, out: str) -> None:
+def _worker(rank: int, world: int, port: int, n_users: int, n_items: int, batch_size: int, sparse: bool,
+            out: str) -> None:
     import torch.distributed as dist
 
     from llmrec_ref.distributed import Shard
@@ -74,7 +78,8 @@ def _worker(rank: int, world: int, port: int, n_users: int, n_items: int, batch_
     shop = make_synthetic_shop(n_users=n_users, n_items=n_items, seed=0)
     split = next_session_split(preprocess(shop.interactions, remap=False, context=True).interactions)
     data_s = time.perf_counter() - start
-    model = ContextRec(**(SHOP | dict(n_items=n_items, epochs=1, batch_size=batch_size, verbose=False)))
+    model = ContextRec(**(SHOP | dict(n_items=n_items, epochs=1, batch_size=batch_size, verbose=False,
+                                      sparse_items=sparse)))
     start = time.perf_counter()
     model.fit(split.train, shard=shard)
     train_s = time.perf_counter() - start
@@ -90,12 +95,12 @@ def _worker(rank: int, world: int, port: int, n_users: int, n_items: int, batch_
     dist.destroy_process_group()
 
 
-def _run_rung(n_users: int, n_items: int, world: int, batch_size: int) -> dict:
+def _run_rung(n_users: int, n_items: int, world: int, batch_size: int, sparse: bool) -> dict:
     import torch.multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "row.pt")
-        mp.start_processes(_worker, args=(world, _port(), n_users, n_items, batch_size, out), nprocs=world,
+        mp.start_processes(_worker, args=(world, _port(), n_users, n_items, batch_size, sparse, out), nprocs=world,
                            start_method="spawn")
         return torch.load(out, weights_only=True)
 
@@ -114,14 +119,18 @@ def _catalogue_rows(batch_size: int) -> list[dict]:
     shop = make_synthetic_shop(n_users=n_users, n_items=n_items, seed=0)
     train = next_session_split(preprocess(shop.interactions, remap=False, context=True).interactions).train
     rows = []
-    for catalogue in (n_items, 10 * n_items, 100 * n_items):
-        model = ContextRec(**(SHOP | dict(n_items=catalogue, epochs=1, batch_size=batch_size, verbose=False)))
-        start = time.perf_counter()
-        model.fit(train)
-        seconds = time.perf_counter() - start
-        rows.append({"item table rows": catalogue, "train events": len(train), "epoch s": round(seconds, 1),
-                     "events/s": round(len(train) / seconds), "x smallest table": round(seconds / rows[0]["epoch s"], 2)
-                     if rows else 1.0})
+    for sparse in (False, True):
+        first = None
+        for catalogue in (n_items, 10 * n_items, 100 * n_items):
+            model = ContextRec(**(SHOP | dict(n_items=catalogue, epochs=1, batch_size=batch_size, verbose=False,
+                                              sparse_items=sparse)))
+            start = time.perf_counter()
+            model.fit(train)
+            seconds = time.perf_counter() - start
+            first = first or seconds
+            rows.append({"item table": "row-sparse (SparseAdam)" if sparse else "dense (Adam)",
+                         "item table rows": catalogue, "train events": len(train), "epoch s": round(seconds, 1),
+                         "events/s": round(len(train) / seconds), "x smallest table": round(seconds / first, 2)})
     torch.set_num_threads(threads)
     print("### The catalogue's own cost: the same events, larger item tables (1 process)\n")
     print(markdown_table(rows) + "\n")
@@ -129,7 +138,7 @@ def _catalogue_rows(batch_size: int) -> list[dict]:
 
 
 def run(rungs: int = len(RUNGS), processes: tuple[int, ...] = (1, 2), batch_size: int = 256,
-        catalogue: bool = True) -> list[dict]:
+        catalogue: bool = True, sparse: bool = True) -> list[dict]:
     if not 1 <= rungs <= len(RUNGS):
         raise ValueError(f"--rungs must lie in 1..{len(RUNGS)}, got {rungs}")
     if any(p < 1 for p in processes):
@@ -138,7 +147,7 @@ def run(rungs: int = len(RUNGS), processes: tuple[int, ...] = (1, 2), batch_size
     for n_users, n_items in RUNGS[:rungs]:
         base = None
         for world in processes:
-            r = _run_rung(n_users, n_items, world, batch_size)
+            r = _run_rung(n_users, n_items, world, batch_size, sparse)
             eps = r["events"] / r["train s"]
             base = base or eps
             rows.append({"users": n_users, "items": n_items, "train events": r["events"], "processes": world,
