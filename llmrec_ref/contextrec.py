@@ -229,7 +229,7 @@ class ContextRecNet(nn.Module):
         e = self.item_table() if table is None else table  # (V, d)
         s = (h[:, -1] if last else h) @ e.T  # (B, [T,] V)
         if self.item_bias is not None:
-            s = s + self.item_bias
+            s += self.item_bias  # in place: a million-item catalogue makes every copy of s costly
         if self.ta_scale is not None:
             a = x @ e.T  # (B, T, V) history-candidate affinities
             w = torch.exp(a - a.amax(1, keepdim=True)) * key_mask[..., None]  # (B, T, V), 0 at padding
