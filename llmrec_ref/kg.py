@@ -16,6 +16,17 @@ u' = e_h' + w_r - e_t': each triple's entities get +-u/||u|| / B from the true t
 -+u'/||u'|| / B from the corrupted one (dL/de_h = u/||u|| / B, dL/de_t = -u/||u|| / B, dL/dw_r
 = (u/||u|| - u'/||u'||) / B; inactive pairs give 0; checked against autograd in the chapter).
 
+The margin loss learns slowly: a pair whose hinge is inactive teaches nothing, and one random
+corruption per triple is mostly too easy. ``self_adversarial_loss`` (Sun et al., 2019, the RotatE
+paper) scores each true triple against k corruptions at once, as a logistic loss around a
+distance threshold gamma, weighting the corruptions by how hard they are (p_j, held constant):
+
+    L = mean_i [ -log s(gamma - d_i) - sum_j p_ij log s(d'_ij - gamma) ],
+    p_ij = exp(alpha (gamma - d'_ij)) / sum_l exp(alpha (gamma - d'_il))        (s: the sigmoid)
+
+``train_transe(loss="self_adversarial")`` draws the k candidates once per batch (shared by its
+triples: one (B, k) distance matrix), keeps entity vectors unnormalised and decays Adam's rate.
+
 Evaluation is link prediction with the *filtered* protocol: for a held-out (h, r, t), rank
 the true tail t among all entities by score (other known true tails (h, r, t'') removed from
 the ranking), and likewise the head; report MRR and Hits@K. ``degree_scores`` is the baseline
@@ -34,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["transe_distance", "margin_loss", "typed_pools", "corrupt", "bernoulli_p_head", "split_triples", "TransE",
+__all__ = ["transe_distance", "margin_loss", "self_adversarial_loss", "typed_pools", "corrupt", "bernoulli_p_head", "split_triples", "TransE",
            "train_transe", "degree_scores", "filtered_ranks", "link_prediction"]
 
 
@@ -61,6 +72,24 @@ def margin_loss(d_pos: torch.Tensor, d_neg: torch.Tensor, margin: float = 1.0) -
     if d_pos.shape != d_neg.shape:
         raise ValueError(f"d_pos and d_neg must have one shape, got {tuple(d_pos.shape)} and {tuple(d_neg.shape)}")
     return torch.relu(margin + d_pos - d_neg).mean()
+
+
+def self_adversarial_loss(d_pos: torch.Tensor, d_neg: torch.Tensor, gamma: float = 6.0,
+                          alpha: float = 1.0) -> torch.Tensor:
+    """(B,), (B, k) -> scalar: mean_i [-log s(gamma - d_i) - sum_j p_ij log s(d'_ij - gamma)], s the sigmoid.
+
+    A true triple is pushed inside distance gamma and each of its k corruptions outside, the
+    corruptions weighted by p_i = softmax_j(alpha (gamma - d'_ij)), *held constant* (no gradient
+    through p): the closer, harder corruptions count most; alpha = 0 weighs them all 1/k. Gradient:
+    dL/dd_i = s(d_i - gamma) / B, dL/dd'_ij = -p_ij s(gamma - d'_ij) / B (Sun et al., 2019)."""
+    if d_pos.dim() != 1 or d_neg.dim() != 2 or len(d_neg) != len(d_pos):
+        raise ValueError(f"d_neg must be (B, k) for d_pos of shape (B,), got {tuple(d_pos.shape)} and "
+                         f"{tuple(d_neg.shape)}")
+    if not gamma > 0 or not alpha >= 0:
+        raise ValueError(f"gamma must be > 0 and alpha >= 0, got {gamma!r} and {alpha!r}")
+    p = torch.softmax(alpha * (gamma - d_neg), dim=1).detach()                        # (B, k)
+    return (-nn.functional.logsigmoid(gamma - d_pos)
+            - (p * nn.functional.logsigmoid(d_neg - gamma)).sum(1)).mean()
 
 
 def typed_pools(triples) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -135,14 +164,16 @@ class TransE(nn.Module):
     """Entity vectors E (E, d) and relation vectors W (R, d); ``forward`` gives d(h, r, t).
 
     Initialised as in the paper: uniform in [-6/sqrt(d), 6/sqrt(d)], relation vectors then
-    normalised once, entity vectors normalised before every training step (``normalise_``).
+    normalised once, entity vectors normalised before every training step (``normalise_``);
+    ``unit_norm=False`` keeps the uniform draw as it is (the self-adversarial loss trains the
+    vectors unnormalised).
 
     Shape:
         - triples: (B, 3) int64 (head, relation, tail)
         - output: (B,) distances ||e_h + w_r - e_t||
     """
 
-    def __init__(self, n_entities: int, n_relations: int, dim: int = 64, seed: int = 0) -> None:
+    def __init__(self, n_entities: int, n_relations: int, dim: int = 64, seed: int = 0, unit_norm: bool = True) -> None:
         super().__init__()
         if min(n_entities, n_relations, dim) < 1:
             raise ValueError(f"n_entities, n_relations and dim must be >= 1, got {n_entities}, {n_relations}, {dim}")
@@ -155,8 +186,9 @@ class TransE(nn.Module):
         with torch.no_grad():
             self.entity_emb.weight.copy_((torch.rand(n_entities, dim, generator=gen) * 2 - 1) * bound)
             relation = (torch.rand(n_relations, dim, generator=gen) * 2 - 1) * bound
-            self.relation_emb.weight.copy_(relation / relation.norm(dim=1, keepdim=True))
-        self.normalise_()
+            self.relation_emb.weight.copy_(relation / relation.norm(dim=1, keepdim=True) if unit_norm else relation)
+        if unit_norm:
+            self.normalise_()
 
     @property
     def entity(self) -> torch.Tensor:
@@ -177,6 +209,15 @@ class TransE(nn.Module):
         return transe_distance(self.entity_emb(triples[:, 0]), self.relation_emb(triples[:, 1]),
                                self.entity_emb(triples[:, 2]))
 
+    def corrupted(self, triples: torch.Tensor, candidates: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """(B, 3), (k,), (B,) bool -> (B, k) distances of each triple with its tail (its head where
+        ``head``) replaced by each candidate c: ||e_h + w_r - e_c||, or ||e_c + w_r - e_t|| = ||e_c - (e_t - w_r)||."""
+        rows = self.entity_emb(torch.cat([triples[:, 0], triples[:, 2], candidates]))  # (2B + k, d): one sparse grad
+        h, t, c = rows[:len(triples)], rows[len(triples):2 * len(triples)], rows[2 * len(triples):]
+        r = self.relation_emb(triples[:, 1])                                        # (B, d)
+        q = torch.where(head[:, None], t - r, h + r)                                # (B, d)
+        return torch.cdist(q, c)                                                    # (B, k)
+
     @torch.no_grad()
     def scores(self, anchors: torch.Tensor, relations: torch.Tensor, side: str = "tail") -> torch.Tensor:
         """(B,), (B,) -> (B, E) scores -d of every entity as the tail of (anchor, r, ?) (``side="tail"``)
@@ -187,41 +228,71 @@ class TransE(nn.Module):
         return -sq.clamp(min=0).sqrt()
 
 
-def train_transe(triples, n_entities: int, n_relations: int, dim: int = 64, margin: float = 1.0,
+def train_transe(triples, n_entities: int, n_relations: int, dim: int = 64, margin: float | None = None,
                  epochs: int = 50, batch_size: int = 2048, lr: float = 0.01, bernoulli: bool = True,
-                 typed: bool = True, seed: int = 0, log_every: int = 0) -> tuple[TransE, list[dict]]:
-    """Train ``TransE`` with (sparse) Adam on the margin loss, one corrupted triple per true one.
+                 typed: bool = True, seed: int = 0, log_every: int = 0, loss: str = "margin", negatives: int = 128,
+                 alpha: float = 1.0, lr_decay: str = "none") -> tuple[TransE, list[dict]]:
+    """Train ``TransE`` with (sparse) Adam on ``loss``: "margin" or "self_adversarial".
 
-    ``bernoulli``: corrupt the head of relation r with probability tph / (tph + hpt) (tails per
-    head, heads per tail; Wang et al., 2014), so a film's many actors are not corrupted into
-    another of its actors. ``typed``: draw the replacement among the entities seen in that
-    position of the same relation (``typed_pools``), not among all entities. Returns the model and a log (epoch, mean loss) every ``log_every``
-    epochs (0: only the last). Same seed, same machine: same vectors.
+    "margin" (``margin_loss``, gamma = ``margin``, default 1.0): one corrupted triple per true one,
+    entity vectors back on the unit sphere before each step. ``typed``: draw the replacement among
+    the entities seen in that position of the same relation (``typed_pools``), not among all entities.
+
+    "self_adversarial" (``self_adversarial_loss``, gamma = ``margin``, default 6.0, and ``alpha``):
+    ``negatives`` candidate entities drawn uniformly once per batch replace the head or the tail of
+    every triple of the batch ((B, negatives) corruptions, ``TransE.corrupted``); vectors are not
+    normalised (``typed`` is not used: the weights p already single out the hard corruptions).
+
+    ``bernoulli`` (both): corrupt the head of relation r with probability tph / (tph + hpt) (tails
+    per head, heads per tail; Wang et al., 2014), so a film's many actors are not corrupted into
+    another of its actors. ``lr_decay="cosine"``: step s of S uses lr (1 + cos(pi s / S)) / 2.
+    Returns the model and a log (epoch, mean loss) every ``log_every`` epochs (0: only the last).
+    Same seed, same machine: same vectors.
     """
     t = _check_triples(triples, n_entities, n_relations)
+    if loss not in ("margin", "self_adversarial"):
+        raise ValueError(f"loss must be 'margin' or 'self_adversarial', got {loss!r}")
+    if lr_decay not in ("none", "cosine"):
+        raise ValueError(f"lr_decay must be 'none' or 'cosine', got {lr_decay!r}")
+    if negatives < 1:
+        raise ValueError(f"negatives must be >= 1 (corruptions per batch for the self-adversarial loss), got {negatives}")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0 (0: every corruption weighs the same), got {alpha!r}")
+    adversarial = loss == "self_adversarial"
+    margin = (6.0 if adversarial else 1.0) if margin is None else margin
     if min(epochs, batch_size) < 1 or not lr > 0 or not margin > 0:
         raise ValueError(f"epochs and batch_size must be >= 1, lr and margin > 0; got {epochs}, {batch_size}, "
                          f"{lr}, {margin}")
-    model = TransE(n_entities, n_relations, dim, seed)
-    p_head = bernoulli_p_head(t, n_relations) if bernoulli else 0.5
-    pools = typed_pools(t) if typed else None
+    model = TransE(n_entities, n_relations, dim, seed, unit_norm=not adversarial)
+    p_head = bernoulli_p_head(t, n_relations) if bernoulli else torch.full((n_relations,), 0.5)
+    pools = typed_pools(t) if typed and not adversarial else None
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.SparseAdam(list(model.parameters()), lr=lr)
+    steps, step = epochs * -(-len(t) // batch_size), 0
     log = []
     for epoch in range(1, epochs + 1):
         total = 0.0
         for idx in torch.randperm(len(t), generator=gen).split(batch_size):
+            if lr_decay == "cosine":
+                opt.param_groups[0]["lr"] = lr * (1 + np.cos(np.pi * step / steps)) / 2
+            step += 1
             pos = t[idx]                                                            # (B, 3)
-            neg = corrupt(pos, n_entities, gen, p_head, pools)                           # (B, 3)
-            model.normalise_()
-            loss = margin_loss(model(pos), model(neg), margin)
+            if adversarial:
+                head = torch.rand(len(idx), generator=gen) < p_head[pos[:, 1]]      # (B,)
+                candidates = torch.randint(n_entities, (negatives,), generator=gen)  # (k,)
+                batch_loss = self_adversarial_loss(model(pos), model.corrupted(pos, candidates, head), margin, alpha)
+            else:
+                neg = corrupt(pos, n_entities, gen, p_head, pools)                  # (B, 3)
+                model.normalise_()
+                batch_loss = margin_loss(model(pos), model(neg), margin)
             opt.zero_grad()
-            loss.backward()
+            batch_loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            total += batch_loss.item() * len(idx)
         if epoch == epochs or (log_every and epoch % log_every == 0):
             log.append({"epoch": epoch, "loss": total / len(t)})
-    model.normalise_()
+    if not adversarial:
+        model.normalise_()
     return model, log
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from llmrec_ref import kg as K
 
@@ -33,6 +34,53 @@ def test_gradient_of_the_margin_loss_matches_the_formula_in_the_docstring():
     torch.testing.assert_close(r.grad, active * (g - g2))
     torch.testing.assert_close(t.grad, -active * g)
     torch.testing.assert_close(t2.grad, active * g2)
+
+
+def test_self_adversarial_loss_by_hand_and_against_logsigmoid():
+    d_pos, d_neg = torch.tensor([1.0, 3.0]), torch.tensor([[2.0, 4.0], [6.0, 6.0]])
+    # row 0: p = softmax(1 * (2 - [2, 4])) = softmax([0, -2]); row 1: equal distances -> p = (1/2, 1/2)
+    p0 = np.exp([0.0, -2.0]) / np.exp([0.0, -2.0]).sum()
+    log_sig = lambda x: -np.log1p(np.exp(-x))  # noqa: E731
+    row0 = -log_sig(2 - 1.0) - (p0 * log_sig(np.array([2.0, 4.0]) - 2)).sum()
+    row1 = -log_sig(2 - 3.0) - log_sig(6.0 - 2)
+    assert K.self_adversarial_loss(d_pos, d_neg, gamma=2.0, alpha=1.0).item() == pytest.approx((row0 + row1) / 2)
+    # alpha = 0: every negative weighs 1/k (the plain negative-sampling loss of word2vec, chapter 02)
+    gen = torch.Generator().manual_seed(0)
+    d_pos, d_neg = torch.rand(5, generator=gen) * 8, torch.rand(5, 7, generator=gen) * 8
+    plain = (-F.logsigmoid(6 - d_pos) - F.logsigmoid(d_neg - 6).mean(1)).mean()
+    torch.testing.assert_close(K.self_adversarial_loss(d_pos, d_neg, gamma=6.0, alpha=0.0), plain)
+    for bad, match in (((d_pos, d_neg[:4]), "d_neg must be"), ((d_pos, d_neg[0]), "d_neg must be")):
+        with pytest.raises(ValueError, match=match):
+            K.self_adversarial_loss(*bad)
+    with pytest.raises(ValueError, match="gamma must be > 0 and alpha >= 0"):
+        K.self_adversarial_loss(d_pos, d_neg, alpha=-1.0)
+
+
+def test_self_adversarial_weights_are_constants_in_the_gradient():
+    """The weights p_j depend on d_neg but are held constant: dL/dd_i = sigma(d_i - gamma) / B (a true
+    triple pulled closer) and dL/dd'_ij = -p_ij sigma(gamma - d'_ij) / B (a corruption pushed away)."""
+    gen = torch.Generator().manual_seed(1)
+    d_pos = (torch.rand(4, generator=gen, dtype=torch.float64) * 8).requires_grad_()
+    d_neg = (torch.rand(4, 6, generator=gen, dtype=torch.float64) * 8).requires_grad_()
+    K.self_adversarial_loss(d_pos, d_neg, gamma=5.0, alpha=0.7).backward()
+    with torch.no_grad():
+        p = torch.softmax(0.7 * (5.0 - d_neg), dim=1)
+        torch.testing.assert_close(d_neg.grad, -p * torch.sigmoid(5.0 - d_neg) / 4)
+        torch.testing.assert_close(d_pos.grad, torch.sigmoid(d_pos - 5.0) / 4)
+
+
+def test_corrupted_distances_replace_the_head_or_the_tail_by_each_candidate():
+    model = K.TransE(20, 3, dim=6, seed=0, unit_norm=False)
+    triples, candidates = torch.tensor([[0, 1, 2], [3, 2, 4], [5, 0, 6]]), torch.tensor([7, 8, 9, 10])
+    head = torch.tensor([False, True, False])
+    d = model.corrupted(triples, candidates, head)  # (3, 4)
+    assert d.shape == (3, 4)
+    for i in range(3):
+        for j, c in enumerate(candidates.tolist()):
+            bad = triples[i].clone()
+            bad[0 if head[i] else 2] = c
+            torch.testing.assert_close(d[i, j], model(bad[None])[0], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(model.entity.norm(dim=1), torch.ones(20))  # unit_norm=False keeps the raw draw
 
 
 def test_corrupt_changes_exactly_the_head_or_the_tail():
@@ -137,6 +185,27 @@ def test_training_separates_true_triples_and_is_reproducible(one_thread):
     assert torch.equal(model.entity, again.entity)
     with pytest.raises(ValueError, match="triple codes must lie"):
         K.train_transe(triples, 10, 2)
+
+
+def test_self_adversarial_training_beats_degree_and_is_reproducible(one_thread):
+    """The same two families as above, trained with the self-adversarial loss (shared negatives,
+    unnormalised vectors, cosine-decayed learning rate)."""
+    rng = np.random.default_rng(0)
+    films = np.arange(40)
+    triples = np.concatenate([np.stack([films, np.zeros(40, int), 40 + films % 2], 1),
+                              np.stack([films, np.ones(40, int), 42 + rng.integers(0, 4, 40)], 1)]).astype(np.int64)
+    kw = dict(dim=16, epochs=60, batch_size=16, lr=0.05, loss="self_adversarial", negatives=8, seed=0)
+    model, log = K.train_transe(triples, 46, 2, log_every=20, **kw)
+    assert log[-1]["loss"] < log[0]["loss"]
+    res = K.link_prediction(model.scores, triples[:40], triples, ks=(1,))
+    degree = K.link_prediction(K.degree_scores(triples, 46, 2), triples[:40], triples, ks=(1,))
+    assert res["hits@1"] >= 0.5 and res["mrr"] > degree["mrr"] + 0.2
+    again, _ = K.train_transe(triples, 46, 2, **kw)
+    assert torch.equal(model.entity, again.entity)
+    for bad, match in (({"loss": "hinge"}, "loss must be"), ({"negatives": 0}, "negatives must be"),
+                       ({"lr_decay": "step"}, "lr_decay must be"), ({"alpha": -1.0}, "alpha must be")):
+        with pytest.raises(ValueError, match=match):
+            K.train_transe(triples, 46, 2, **bad)
 
 
 def test_kg_py_copies_alone(tmp_path):
