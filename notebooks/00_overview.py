@@ -212,7 +212,7 @@ for _, row in chapters.iterrows():
 # | 04 | attention (dot-product, multi-head, additive, target attention) | no — the core mechanism of LLMs, trained here on our data |
 # | 05 | next-item prediction with a softmax over all items | the training objective of a language model, over items instead of words |
 # | 07 | all-MiniLM-L6-v2, a pretrained sentence encoder | a small pretrained Transformer *encoder* (22M parameters) — not a generative LLM |
-# | 08 | TransE knowledge-graph embeddings (margin loss over corrupted triples) | no — structured knowledge, the "knowledge enhancement" direction of the source article |
+# | 08 | TransE knowledge-graph embeddings (margin loss, then self-adversarial negative sampling) | no — structured knowledge, the "knowledge enhancement" direction of the source article |
 # | 09 | a CNN image encoder aligned with MiniLM's text vectors (symmetric InfoNCE, CLIP-style) | no — the contrastive alignment behind multimodal models, on drawn images |
 # | 10 | distillation, pruning, quantisation, ONNX export and serving | no — the compression tools used for LLMs, applied to the chapter-05 model |
 #
