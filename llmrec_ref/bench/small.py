@@ -59,10 +59,10 @@ from llmrec_ref.serve import Service, export_onnx, requests_from
 __all__ = ["run", "add_arguments"]
 
 # The student, chosen on validation NDCG@10 only (seed 0; docs/results-10.md has the search): the
-# widest Transformer whose parameters stay under a quarter of the teacher's (d 20 with an MLP of
-# width 20: 40,303 of 166,931), without dropout (a model this small underfits: dropout 0.2 -> 0.1
-# -> 0 gave valid 0.1145 -> 0.1232 -> 0.1278, the teacher 0.1270), and up to 40 epochs (it peaks
-# after 20-30; the teacher's 16 are too few for it).
+# widest full item table whose model stays under a quarter of the teacher's parameters (d 20 with
+# an MLP of width 20: 40,303 of 166,931), without dropout (at this size dropout 0.2 -> 0.1 -> 0
+# gave valid NDCG@10 0.1145 -> 0.1232 -> 0.1278, the teacher 0.1270), and up to 40 epochs (it
+# peaks after 20-30; the teacher's 16 are too few for it).
 STUDENT = dict(d_model=20, n_heads=2, d_ff=20, dropout=0.0, epochs=40)
 TEMPERATURE, ALPHA = 2.0, 0.5
 
