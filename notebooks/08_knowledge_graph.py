@@ -641,7 +641,9 @@ print("q_i = eta_i + v_e(i) (eta_i if unlinked), by hand == CKENet.item_vectors(
 # MF-BPR on those same 97,554 ratings: NDCG@10 0.316.) The graph vectors
 # in chapter 05's ContextRec (the fixed TransE film vectors projected into its item table as a
 # source of its own, `item_repr="id+kg"` with `set_item_vectors("kg", vectors)`, leave-one-out on
-# all ratings) change nothing either: NDCG@10 0.098 with and without them, +0.0009 [−0.0089, +0.0124].
+# all ratings) change nothing either: NDCG@10 0.098 without them and 0.095 with the
+# self-adversarial vectors, −0.0027 [−0.0126, +0.0075] (+0.0009 [−0.0089, +0.0124] with the
+# margin-loss vectors of an earlier run).
 #
 # ## Summary
 #
